@@ -1,0 +1,1 @@
+"""Handoff: the core and the web process."""

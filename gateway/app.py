@@ -1,0 +1,32 @@
+"""The Flask application factory: create_app(config=None)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from redis import Redis
+
+from gateway.config import Config
+from gateway.db import open_pool
+from gateway.services import Services
+from gateway.web import errors, ops, webhooks
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = (config or Config.from_env()).require_services().with_secret_key()
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(SECRET_KEY=config.secret_key, TESTING=config.testing,
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=config.public_url.startswith("https://"))
+    if not app.debug and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.extensions["handoff"] = Services(
+        config=config,
+        pool=open_pool(config.database_url, size=config.db_pool_size),
+        redis=Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2),
+    )
+    errors.register_error_handlers(app)
+    for blueprint in (ops.bp, webhooks.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,131 @@
+"""One Config object, read from environment variables (see .env.example).
+
+Nothing here runs at import time: `Config.from_env()` is called by
+`create_app`, the CLI and the worker, so tests can build a Config by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, fields, replace
+from typing import Mapping
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value we cannot use."""
+
+
+AI_PROVIDERS = ("kb", "openai", "anthropic")
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    twilio_api_base_url: str = "https://api.twilio.com"
+    messenger_graph_url: str = "https://graph.facebook.com"
+    messenger_graph_version: str = "v24.0"
+    ai_provider: str = "kb"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+    smtp_url: str | None = None
+    slack_webhook_url: str | None = None
+    # Seconds to wait before each retry of a failed outbound send; the
+    # number of entries is the number of retries.
+    outbound_retry_delays: tuple[float, ...] = (5, 30, 120, 600)
+    # Timeout (seconds) of every call to a provider's API.
+    provider_timeout: float = 10.0
+    # Size of each process's PostgreSQL connection pool.
+    db_pool_size: int = 10
+    # Unprocessed inbound / unsent outbound older than this is re-enqueued.
+    sweep_after_seconds: int = 60
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Config":
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default=None):
+            value = env.get(name)
+            return value if value not in (None, "") else default
+
+        config = cls(
+            database_url=get("DATABASE_URL"),
+            redis_url=get("REDIS_URL"),
+            secret_key=get("SECRET_KEY", ""),
+            public_url=get("PUBLIC_URL", cls.public_url),
+            twilio_api_base_url=get("TWILIO_API_BASE_URL", cls.twilio_api_base_url),
+            messenger_graph_url=get("MESSENGER_GRAPH_URL", cls.messenger_graph_url),
+            messenger_graph_version=get("MESSENGER_GRAPH_VERSION", cls.messenger_graph_version),
+            ai_provider=get("AI_PROVIDER", cls.ai_provider),
+            openai_api_key=get("OPENAI_API_KEY"),
+            openai_base_url=get("OPENAI_BASE_URL"),
+            openai_model=get("OPENAI_MODEL", cls.openai_model),
+            anthropic_api_key=get("ANTHROPIC_API_KEY"),
+            anthropic_base_url=get("ANTHROPIC_BASE_URL"),
+            anthropic_model=get("ANTHROPIC_MODEL", cls.anthropic_model),
+            smtp_url=get("SMTP_URL"),
+            slack_webhook_url=get("SLACK_WEBHOOK_URL"),
+            outbound_retry_delays=_parse_delays(get("OUTBOUND_RETRY_DELAYS"), cls.outbound_retry_delays),
+            provider_timeout=_parse_number("PROVIDER_TIMEOUT", get("PROVIDER_TIMEOUT"), cls.provider_timeout),
+            db_pool_size=int(_parse_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), cls.db_pool_size)),
+        )
+        return replace(config, **overrides).validated()
+
+    def validated(self) -> "Config":
+        if self.ai_provider not in AI_PROVIDERS:
+            raise ConfigError(f"AI_PROVIDER must be one of {', '.join(AI_PROVIDERS)}, not {self.ai_provider!r}")
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"PUBLIC_URL must start with http:// or https://, not {self.public_url!r}")
+        if not self.messenger_graph_version.startswith("v"):
+            raise ConfigError("MESSENGER_GRAPH_VERSION looks like v24.0")
+        return replace(self, public_url=self.public_url.rstrip("/"))
+
+    def with_secret_key(self) -> "Config":
+        """A config that has a secret key; generates a throwaway one for tests."""
+        if self.secret_key:
+            return self
+        if not self.testing:
+            raise ConfigError("SECRET_KEY is not set: sessions and widget tokens need it (see .env.example)")
+        return replace(self, secret_key=secrets.token_hex(32))
+
+    def require_services(self) -> "Config":
+        missing = [name for name, value in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)) if not value]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} not set: set them, or use `handoff run`, which starts embedded servers"
+            )
+        return self
+
+    def redacted(self) -> dict:
+        """The config as a dict safe to print: secrets are masked."""
+        masked = {"secret_key", "openai_api_key", "anthropic_api_key", "smtp_url", "slack_webhook_url"}
+        return {
+            f.name: ("***" if f.name in masked and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
+
+
+def _parse_delays(raw: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+    if raw is None:
+        return default
+    try:
+        return tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"OUTBOUND_RETRY_DELAYS must be comma-separated seconds, not {raw!r}") from None
+
+
+def _parse_number(name: str, raw: str | None, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None

@@ -1,0 +1,18 @@
+"""gunicorn settings for `web:` in the Procfile (and `handoff run`, `handoff bench`).
+
+gthread workers: webhook requests are short, but SSE streams (widget, inbox)
+hold a thread each for their lifetime, so each process gets many threads.
+Environment: PORT, WEB_CONCURRENCY (processes), WEB_THREADS.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "32"))
+keepalive = 5
+# SSE responses stream for minutes; the worker is alive while it writes heartbeats.
+timeout = 120
+graceful_timeout = 10
+accesslog = os.environ.get("ACCESS_LOG") or None

@@ -1,0 +1,40 @@
+"""Enqueue background jobs by dotted name, so the web process never imports workers.
+
+Queues: high (outbound sends: a customer is waiting), default (inbound
+processing), low (housekeeping). Jobs are idempotent, so an occasional
+double enqueue (the sweeper racing a slow worker) does no harm.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from redis import Redis
+from rq import Queue, Retry
+
+QUEUES = ("high", "default", "low")
+# A job that crashes (database restarting, a bug fixed by a deploy) is retried
+# by RQ; after that, the sweeper still finds its message unprocessed.
+CRASH_RETRY = Retry(max=3, interval=[5, 30, 120])
+# Bounds a provider call whose client sets no timeout of its own (pymessenger).
+SEND_JOB_TIMEOUT = 60
+
+
+def queue(redis: Redis, name: str) -> Queue:
+    return Queue(name, connection=redis)
+
+
+def enqueue_inbound(redis: Redis, message_id: int) -> None:
+    queue(redis, "default").enqueue(
+        "workers.inbound.process_inbound", message_id, retry=CRASH_RETRY,
+        description=f"process inbound message {message_id}",
+    )
+
+
+def enqueue_send(redis: Redis, message_id: int, delay_seconds: float = 0) -> None:
+    q = queue(redis, "high")
+    kwargs = {"retry": CRASH_RETRY, "job_timeout": SEND_JOB_TIMEOUT, "description": f"send message {message_id}"}
+    if delay_seconds > 0:
+        q.enqueue_in(timedelta(seconds=delay_seconds), "workers.outbound.send_message", message_id, **kwargs)
+    else:
+        q.enqueue("workers.outbound.send_message", message_id, **kwargs)

@@ -1,0 +1,43 @@
+"""Live events over Redis pub/sub: published after commit, read by SSE streams.
+
+Every event goes to its conversation's channel (what a widget visitor
+follows) and to the inbox channel (what agents follow). Redis only carries
+them; PostgreSQL holds the truth, so a stream that missed events reloads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from redis import Redis
+
+INBOX_CHANNEL = "handoff:live:inbox"
+
+
+def conversation_channel(conversation_id: int) -> str:
+    return f"handoff:live:conversation:{conversation_id}"
+
+
+def publish(redis: Redis, event_type: str, conversation_id: int, **data) -> None:
+    payload = json.dumps({"type": event_type, "conversation_id": conversation_id, **data}, default=str)
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.publish(conversation_channel(conversation_id), payload)
+        pipe.publish(INBOX_CHANNEL, payload)
+        pipe.execute()
+
+
+def subscribe(redis: Redis, channel: str, *, heartbeat_seconds: float = 15.0) -> Iterator[dict | None]:
+    """Yields each event on `channel`, and None every heartbeat_seconds of silence
+    (so an SSE stream can send a keep-alive and notice a closed client)."""
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel)
+    try:
+        while True:
+            message = pubsub.get_message(timeout=heartbeat_seconds)
+            if message is None:
+                yield None
+            elif message["type"] == "message":
+                yield json.loads(message["data"])
+    finally:
+        pubsub.close()

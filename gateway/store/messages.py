@@ -1,0 +1,260 @@
+"""messages: every message of every conversation, in and out.
+
+Columns: id, conversation_id, channel_id, direction, sender (customer | bot |
+agent | system), agent_id, text, attachments, payload, provider_message_id
+(unique per channel: provider retries never duplicate), status, error_code,
+error_message, attempts, next_attempt_at (for outbound: when to retry, or when
+a claimed send is presumed lost), bot_confidence, private, reply_to_id (one
+bot reply per inbound message), processed_at, metadata, timestamps.
+Status only moves forward: see message_status_rank() in 0001_init.sql.
+"""
+
+from __future__ import annotations
+
+from psycopg.types.json import Jsonb
+
+# How long a send may take before the sweeper presumes the worker died.
+SEND_LEASE = "5 minutes"
+
+PUBLIC_COLUMNS = """id, conversation_id, direction, sender, agent_id, text, attachments, payload,
+    status, error_code, private, bot_confidence, created_at"""
+
+
+def insert_inbound(conn, *, conversation_id: int, channel_id: int, provider_message_id: str, text: str,
+                   attachments: list, payload: str | None, metadata: dict) -> int | None:
+    """Store a customer's message; None if this provider id was stored already."""
+    row = conn.execute(
+        """
+        INSERT INTO messages (conversation_id, channel_id, direction, sender, text, attachments, payload,
+                              provider_message_id, status, metadata)
+        VALUES (%(conversation_id)s, %(channel_id)s, 'inbound', 'customer', %(text)s, %(attachments)s,
+                %(payload)s, %(provider_message_id)s, 'received', %(metadata)s)
+        ON CONFLICT (channel_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+        RETURNING id
+        """,
+        {"conversation_id": conversation_id, "channel_id": channel_id, "text": text,
+         "attachments": Jsonb(attachments), "payload": payload,
+         "provider_message_id": provider_message_id, "metadata": Jsonb(metadata)},
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def exists(conn, channel_id: int, provider_message_id: str) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM messages WHERE channel_id = %(channel_id)s AND provider_message_id = %(pid)s",
+        {"channel_id": channel_id, "pid": provider_message_id},
+    ).fetchone() is not None
+
+
+def insert_outbound(conn, *, conversation_id: int, channel_id: int, sender: str, text: str,
+                    reply_to_id: int | None = None, bot_confidence: float | None = None,
+                    agent_id: int | None = None, metadata: dict | None = None) -> int | None:
+    """Queue a message for sending (status pending). For a bot reply, None if
+    that inbound message already has its reply."""
+    row = conn.execute(
+        """
+        INSERT INTO messages (conversation_id, channel_id, direction, sender, agent_id, text, status,
+                              reply_to_id, bot_confidence, metadata)
+        VALUES (%(conversation_id)s, %(channel_id)s, 'outbound', %(sender)s, %(agent_id)s, %(text)s, 'pending',
+                %(reply_to_id)s, %(bot_confidence)s, %(metadata)s)
+        ON CONFLICT (reply_to_id) WHERE sender = 'bot' DO NOTHING
+        RETURNING id
+        """,
+        {"conversation_id": conversation_id, "channel_id": channel_id, "sender": sender, "agent_id": agent_id,
+         "text": text, "reply_to_id": reply_to_id, "bot_confidence": bot_confidence,
+         "metadata": Jsonb(metadata or {})},
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def get_message(conn, message_id: int) -> dict | None:
+    return conn.execute("SELECT * FROM messages WHERE id = %(id)s", {"id": message_id}).fetchone()
+
+
+def mark_processed(conn, message_id: int) -> None:
+    conn.execute("UPDATE messages SET processed_at = now() WHERE id = %(id)s", {"id": message_id})
+
+
+def claim_for_sending(conn, message_id: int) -> dict | None:
+    """Take the message for one send attempt, with what sending needs.
+
+    None if it is not due: already sent or failed, or another worker holds a
+    live claim. A claim left by a dead worker expires after SEND_LEASE.
+    """
+    return conn.execute(
+        f"""
+        UPDATE messages m
+           SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + interval '{SEND_LEASE}'
+          FROM conversations cv, contact_identities i
+         WHERE m.id = %(id)s AND cv.id = m.conversation_id AND i.id = cv.identity_id
+           AND m.direction = 'outbound'
+           AND (m.status IN ('pending', 'retrying') OR (m.status = 'sending' AND m.next_attempt_at < now()))
+        RETURNING m.*, i.address AS recipient_address, cv.last_customer_message_at
+        """,
+        {"id": message_id},
+    ).fetchone()
+
+
+def mark_sent(conn, message_id: int, provider_message_id: str, status: str) -> None:
+    """Record the provider's id, and any receipt that arrived before it."""
+    conn.execute(
+        """
+        WITH early AS (
+            DELETE FROM early_receipts r USING messages m
+             WHERE m.id = %(id)s AND r.channel_id = m.channel_id AND r.provider_message_id = %(pid)s
+            RETURNING r.status, r.error_code, r.error_message
+        ), best AS (
+            SELECT s.status, s.error_code, s.error_message FROM (
+                SELECT status, error_code, error_message FROM early
+                UNION ALL SELECT %(status)s, NULL, NULL
+            ) s ORDER BY message_status_rank(s.status) DESC LIMIT 1
+        )
+        UPDATE messages m
+           SET provider_message_id = %(pid)s, status = best.status, error_code = best.error_code,
+               error_message = best.error_message, next_attempt_at = NULL, sent_at = now()
+          FROM best
+         WHERE m.id = %(id)s
+        """,
+        {"id": message_id, "pid": provider_message_id, "status": status},
+    )
+
+
+def mark_retrying(conn, message_id: int, error: str, code: str | None, delay_seconds: float) -> None:
+    conn.execute(
+        """
+        UPDATE messages SET status = 'retrying', error_code = %(code)s, error_message = %(error)s,
+               next_attempt_at = now() + make_interval(secs => %(delay)s)
+         WHERE id = %(id)s
+        """,
+        {"id": message_id, "error": error, "code": code, "delay": delay_seconds},
+    )
+
+
+def mark_failed(conn, message_id: int, error: str, code: str | None) -> None:
+    conn.execute(
+        """
+        UPDATE messages SET status = 'failed', error_code = %(code)s, error_message = %(error)s,
+               next_attempt_at = NULL
+         WHERE id = %(id)s
+        """,
+        {"id": message_id, "error": error, "code": code},
+    )
+
+
+def apply_status(conn, *, channel_id: int, provider_message_id: str, status: str,
+                 error_code: str | None = None, error_message: str | None = None) -> dict | None:
+    """Move a message forward to `status` (never backwards).
+
+    Returns the message if it exists (changed or not); None if the provider id
+    is unknown, in which case the receipt is kept in early_receipts and
+    applied when the send records its id.
+    """
+    params = {"channel_id": channel_id, "pid": provider_message_id, "status": status,
+              "error_code": error_code, "error_message": error_message}
+    row = conn.execute(
+        """
+        WITH target AS (
+            SELECT id, status AS old_status FROM messages
+             WHERE channel_id = %(channel_id)s AND provider_message_id = %(pid)s
+        ), moved AS (
+            UPDATE messages m
+               SET status = %(status)s,
+                   error_code = coalesce(%(error_code)s, m.error_code),
+                   error_message = coalesce(%(error_message)s, m.error_message),
+                   delivered_at = CASE WHEN %(status)s IN ('delivered', 'read') THEN coalesce(m.delivered_at, now()) ELSE m.delivered_at END,
+                   read_at = CASE WHEN %(status)s = 'read' THEN coalesce(m.read_at, now()) ELSE m.read_at END
+              FROM target
+             WHERE m.id = target.id AND message_status_rank(%(status)s) > message_status_rank(m.status)
+            RETURNING m.id
+        )
+        SELECT target.id, target.old_status, (SELECT count(*) FROM moved) > 0 AS changed FROM target
+        """,
+        params,
+    ).fetchone()
+    if row is None:
+        conn.execute(
+            """
+            INSERT INTO early_receipts (channel_id, provider_message_id, status, error_code, error_message)
+            VALUES (%(channel_id)s, %(pid)s, %(status)s, %(error_code)s, %(error_message)s)
+            ON CONFLICT (channel_id, provider_message_id) DO UPDATE
+               SET status = EXCLUDED.status, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message
+             WHERE message_status_rank(EXCLUDED.status) > message_status_rank(early_receipts.status)
+            """,
+            params,
+        )
+    return row
+
+
+def apply_watermark(conn, *, conversation_id: int, kind: str, watermark_ms: int) -> list[int]:
+    """Mark our messages sent up to the watermark as delivered or read (Messenger)."""
+    rows = conn.execute(
+        """
+        UPDATE messages
+           SET status = %(kind)s,
+               delivered_at = coalesce(delivered_at, now()),
+               read_at = CASE WHEN %(kind)s = 'read' THEN coalesce(read_at, now()) ELSE read_at END
+         WHERE conversation_id = %(conversation_id)s AND direction = 'outbound'
+           AND sent_at IS NOT NULL AND sent_at <= to_timestamp(%(watermark)s / 1000.0)
+           AND message_status_rank(%(kind)s) > message_status_rank(status)
+        RETURNING id
+        """,
+        {"conversation_id": conversation_id, "kind": kind, "watermark": watermark_ms},
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
+def transcript(conn, conversation_id: int, *, include_private: bool, after_id: int = 0, limit: int = 200) -> list[dict]:
+    return conn.execute(
+        f"""
+        SELECT {PUBLIC_COLUMNS} FROM messages
+         WHERE conversation_id = %(conversation_id)s AND id > %(after_id)s
+           AND (%(include_private)s OR NOT private)
+         ORDER BY id LIMIT %(limit)s
+        """,
+        {"conversation_id": conversation_id, "after_id": after_id, "include_private": include_private,
+         "limit": limit},
+    ).fetchall()
+
+
+def recent_history(conn, conversation_id: int, limit: int = 10) -> list[dict]:
+    """The last messages customer and bot/agent exchanged, oldest first."""
+    rows = conn.execute(
+        """
+        SELECT id, sender, text, bot_confidence, created_at FROM messages
+         WHERE conversation_id = %(conversation_id)s AND NOT private
+         ORDER BY id DESC LIMIT %(limit)s
+        """,
+        {"conversation_id": conversation_id, "limit": limit},
+    ).fetchall()
+    return rows[::-1]
+
+
+def unprocessed_inbound(conn, older_than_seconds: int, limit: int = 500) -> list[int]:
+    rows = conn.execute(
+        """
+        SELECT id FROM messages
+         WHERE direction = 'inbound' AND processed_at IS NULL
+           AND created_at < now() - make_interval(secs => %(age)s)
+         ORDER BY id LIMIT %(limit)s
+        """,
+        {"age": older_than_seconds, "limit": limit},
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
+def due_outbound(conn, older_than_seconds: int, limit: int = 500) -> list[int]:
+    """Outbound messages whose send job was lost: pending for a while, a retry
+    that is overdue, or a claim whose lease expired."""
+    rows = conn.execute(
+        """
+        SELECT id FROM messages
+         WHERE status IN ('pending', 'retrying', 'sending')
+           AND CASE status
+                 WHEN 'pending' THEN created_at < now() - make_interval(secs => %(age)s)
+                 ELSE next_attempt_at < now() - make_interval(secs => %(age)s)
+               END
+         ORDER BY id LIMIT %(limit)s
+        """,
+        {"age": older_than_seconds, "limit": limit},
+    ).fetchall()
+    return [r["id"] for r in rows]

@@ -1,0 +1,1 @@
+"""Blueprints: webhooks, widget, inbox, admin API, operations."""

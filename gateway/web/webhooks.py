@@ -1,0 +1,153 @@
+"""Provider webhooks: verify, parse, store in one transaction, enqueue, answer at once.
+
+No AI and no provider call happens here. The answer is fast (providers retry
+slow webhooks, and Meta unsubscribes apps that keep failing), and a retry of
+a message already stored changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, request
+from redis.exceptions import RedisError
+
+from channels import messenger, whatsapp
+from channels.base import InboundMessage, Watermark
+from gateway import ingest, jobs, live
+from gateway.db import transaction
+from gateway.services import services
+from gateway.store.channels import ChannelRow, find_channel
+from gateway.web.errors import ApiError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+
+def channel_or_404(kind: str, address: str) -> ChannelRow:
+    with services().pool.connection() as conn:
+        channel = find_channel(conn, kind, address)
+    if channel is None:
+        raise ApiError(404, f"no {kind} channel is configured for {address}",
+                       {"hint": "add it with `handoff channel add " + kind + "`"})
+    return channel
+
+
+def signed_url() -> str:
+    """The URL the provider called, as seen from outside (PUBLIC_URL, not the
+    proxy-facing request.url), which is what Twilio signs."""
+    query = request.query_string.decode("latin-1")
+    return services().config.public_url + request.path + (f"?{query}" if query else "")
+
+
+def after_commit(stored: list[ingest.StoredMessage]) -> None:
+    """Hand the stored messages to the workers and the live inbox.
+
+    If Redis is down the messages are safe in PostgreSQL: the sweeper
+    enqueues them once it is back, so the provider still gets its 200.
+    """
+    redis = services().redis
+    for item in stored:
+        try:
+            jobs.enqueue_inbound(redis, item.message_id)
+            live.publish(redis, "message.created", item.conversation_id, message_id=item.message_id)
+        except RedisError as error:
+            log.warning("message %s stored but not enqueued (Redis: %s); the sweeper will pick it up",
+                        item.message_id, error)
+
+
+# --- WhatsApp through Twilio ----------------------------------------------------------
+
+
+def twilio_channel(address: str) -> ChannelRow:
+    channel = channel_or_404("whatsapp", address)
+    signature = request.headers.get("X-Twilio-Signature")
+    if not whatsapp.verify_signature(channel.credentials.get("auth_token", ""), signed_url(), request.form, signature):
+        log.warning("rejected Twilio webhook for %s: bad signature", address)
+        raise ApiError(403, "invalid X-Twilio-Signature")
+    return channel
+
+
+@bp.post("/webhooks/twilio/whatsapp")
+def twilio_whatsapp():
+    channel = twilio_channel(whatsapp.channel_address_of_inbound(request.form))
+    message = whatsapp.parse_inbound(request.form)
+    with transaction(services().pool) as conn:
+        stored = ingest.store_inbound_message(conn, channel, message)
+    if stored is None:
+        log.info("duplicate Twilio delivery of %s ignored", message.provider_message_id)
+    after_commit([stored] if stored else [])
+    return Response(whatsapp.EMPTY_TWIML, mimetype="text/xml")
+
+
+@bp.post("/webhooks/twilio/status")
+def twilio_status():
+    channel = twilio_channel(whatsapp.channel_address_of_status(request.form))
+    update = whatsapp.parse_status(request.form)
+    with transaction(services().pool) as conn:
+        found = ingest.apply_status_update(conn, channel, update)
+    if found and found["changed"]:
+        conversation = _conversation_of_message(found["id"])
+        try:
+            live.publish(services().redis, "message.status", conversation, message_id=found["id"],
+                         status=update.status, error_code=update.error_code)
+        except RedisError as error:
+            log.warning("status of message %s recorded; live event lost (Redis: %s)", found["id"], error)
+    return Response(whatsapp.EMPTY_TWIML, mimetype="text/xml")
+
+
+def _conversation_of_message(message_id: int) -> int:
+    with services().pool.connection() as conn:
+        return conn.execute("SELECT conversation_id FROM messages WHERE id = %s", (message_id,)).fetchone()[
+            "conversation_id"]
+
+
+# --- Facebook Messenger ----------------------------------------------------------------
+
+
+@bp.get("/webhooks/messenger")
+def messenger_verify():
+    """Meta's subscription check: echo hub.challenge for a verify token we issued."""
+    if request.args.get("hub.mode") != "subscribe":
+        raise ApiError(403, "hub.mode must be subscribe")
+    token = request.args.get("hub.verify_token")
+    with services().pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT credentials->>'verify_token' AS token FROM channels WHERE kind = 'messenger'"
+        ).fetchall()
+    if not any(messenger.verify_token_matches(row["token"] or "", token) for row in rows):
+        log.warning("rejected Messenger verification: unknown verify token")
+        raise ApiError(403, "verify token does not match any Messenger channel")
+    return Response(request.args.get("hub.challenge", ""), mimetype="text/plain")
+
+
+@bp.post("/webhooks/messenger")
+def messenger_events():
+    raw = request.get_data(cache=True)
+    body = messenger.parse_body(raw)
+    channels = {page_id: channel_or_404("messenger", page_id) for page_id in messenger.page_ids(body)}
+    signature = request.headers.get("X-Hub-Signature-256")
+    for page_id, channel in channels.items():
+        if not messenger.verify_signature(channel.credentials.get("app_secret", ""), raw, signature):
+            log.warning("rejected Messenger webhook for page %s: bad signature", page_id)
+            raise ApiError(403, "invalid X-Hub-Signature-256")
+    events = messenger.parse_events(body)
+    stored, touched = [], set()
+    with transaction(services().pool) as conn:
+        for event in events:
+            channel = channels[event.channel_address]
+            if isinstance(event, InboundMessage):
+                item = ingest.store_inbound_message(conn, channel, event)
+                if item:
+                    stored.append(item)
+            elif isinstance(event, Watermark):
+                conversation_id = ingest.apply_watermark(conn, channel, event)
+                if conversation_id:
+                    touched.add(conversation_id)
+    after_commit(stored)
+    for conversation_id in touched:
+        try:
+            live.publish(services().redis, "conversation.watermark", conversation_id)
+        except RedisError:
+            pass  # the inbox reloads watermarks from the database
+    return Response("EVENT_RECEIVED", mimetype="text/plain")

@@ -1,0 +1,162 @@
+"""Test fixtures: real PostgreSQL and Redis, the real app, a real RQ worker.
+
+Servers: DATABASE_URL / REDIS_URL when set (CI sets them), embedded ones
+otherwise. The suite uses its own database (handoff_test) and Redis db 15,
+so it never touches development data. Every test starts from empty tables
+and an empty Redis db.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+from redis import Redis
+from rq import SimpleWorker
+
+from gateway import embedded
+from gateway.app import create_app
+from gateway.config import Config
+from gateway.db import transaction
+from gateway.jobs import QUEUES, queue
+from gateway.migrate import apply_migrations
+from tests.fakes.graph_api import FakeGraph
+from tests.fakes.twilio_api import FakeTwilio
+from workers import context
+
+TEST_DATABASE = "handoff_test"
+TEST_REDIS_DB = 15
+PUBLIC_URL = "https://handoff.example.com"
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        with psycopg.connect(configured, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEST_DATABASE)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEST_DATABASE)))
+        url = _with_database(configured, TEST_DATABASE)
+        server = None
+    else:
+        server = embedded.start_postgres(Path(tempfile.mkdtemp(prefix="handoff-test-pg-")) / "data")
+        url = server.ensure_database(TEST_DATABASE)
+    apply_migrations(url)
+    yield url
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        parts = urlsplit(configured)
+        yield urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
+        return
+    server = embedded.start_redis(Path(tempfile.mkdtemp(prefix="handoff-test-redis-")), persist=False)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_twilio():
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_graph():
+    server = FakeGraph().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def config(database_url, redis_url, fake_twilio, fake_graph) -> Config:
+    return Config(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-secret-key",
+        public_url=PUBLIC_URL,
+        twilio_api_base_url=fake_twilio.url,
+        messenger_graph_url=fake_graph.url,
+        outbound_retry_delays=(0, 0),
+        provider_timeout=5,
+        db_pool_size=4,
+        testing=True,
+    )
+
+
+@pytest.fixture
+def redis(redis_url) -> Redis:
+    connection = Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request, database_url, redis_url, fake_twilio, fake_graph):
+    """Empty tables, an empty Redis db and fresh stand-ins before every test."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        )]
+        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+            sql.SQL(", ").join(sql.Identifier(t) for t in tables)))
+    Redis.from_url(redis_url).flushdb()
+    fake_twilio.reset()
+    fake_graph.reset()
+    yield
+
+
+@pytest.fixture
+def app(config):
+    application = create_app(config)
+    yield application
+    services = application.extensions["handoff"]
+    services.pool.close()
+    services.redis.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    """Run SQL in its own committed transaction: `with db() as conn: ...`."""
+    return lambda: transaction(app.extensions["handoff"].pool)
+
+
+@pytest.fixture
+def run_jobs(config, redis):
+    """Run every queued job to completion in a real RQ worker (burst mode),
+    including jobs those jobs enqueue. Returns how many jobs ran."""
+    context.configure(config)
+
+    def run(max_rounds: int = 20) -> int:
+        total = 0
+        for _ in range(max_rounds):
+            pending = sum(queue(redis, name).count for name in QUEUES)
+            if not pending:
+                return total
+            worker = SimpleWorker([queue(redis, name) for name in QUEUES], connection=redis)
+            worker.work(burst=True)
+            total += pending
+        raise AssertionError("jobs keep enqueuing jobs: gave up after %d rounds" % max_rounds)
+
+    yield run
+    context.current().close()

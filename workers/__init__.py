@@ -1,0 +1,1 @@
+"""RQ jobs: plain top-level functions taking ids, run by `handoff worker`."""
