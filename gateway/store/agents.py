@@ -1,0 +1,72 @@
+"""agents and agent_teams: the people who log in to the inbox.
+
+agents: id, email (unique, case-insensitive), name, password_hash (scrypt via
+werkzeug), is_admin, api_token_hash (sha256 of a personal API token),
+presence, presence_at, capacity, disabled_at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+MIN_PASSWORD_LENGTH = 8
+PUBLIC_COLUMNS = "id, email, name, is_admin, presence, presence_at, capacity, disabled_at, created_at"
+
+
+class AgentExists(ValueError):
+    pass
+
+
+def create_agent(conn, *, email: str, name: str, password: str, is_admin: bool = False) -> dict:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    row = conn.execute(
+        f"""
+        INSERT INTO agents (email, name, password_hash, is_admin)
+        VALUES (%(email)s, %(name)s, %(password_hash)s, %(is_admin)s)
+        ON CONFLICT (lower(email)) DO NOTHING
+        RETURNING {PUBLIC_COLUMNS}
+        """,
+        {"email": email.strip(), "name": name.strip(), "password_hash": generate_password_hash(password),
+         "is_admin": is_admin},
+    ).fetchone()
+    if row is None:
+        raise AgentExists(f"an agent with email {email} already exists")
+    return row
+
+
+def authenticate(conn, email: str, password: str) -> dict | None:
+    """The agent with this email and password, or None (also for disabled agents)."""
+    row = conn.execute(
+        f"SELECT {PUBLIC_COLUMNS}, password_hash FROM agents WHERE lower(email) = lower(%(email)s)",
+        {"email": email.strip()},
+    ).fetchone()
+    if row is None or row["disabled_at"] is not None or not check_password_hash(row.pop("password_hash"), password):
+        return None
+    return row
+
+
+def get_agent(conn, agent_id: int) -> dict | None:
+    return conn.execute(
+        f"SELECT {PUBLIC_COLUMNS} FROM agents WHERE id = %(id)s AND disabled_at IS NULL", {"id": agent_id}
+    ).fetchone()
+
+
+def issue_api_token(conn, agent_id: int) -> str:
+    """A new personal API token (shown once; only its hash is stored)."""
+    token = "hat_" + secrets.token_urlsafe(32)
+    conn.execute(
+        "UPDATE agents SET api_token_hash = %(hash)s WHERE id = %(id)s",
+        {"hash": hashlib.sha256(token.encode()).hexdigest(), "id": agent_id},
+    )
+    return token
+
+
+def agent_by_api_token(conn, token: str) -> dict | None:
+    return conn.execute(
+        f"SELECT {PUBLIC_COLUMNS} FROM agents WHERE api_token_hash = %(hash)s AND disabled_at IS NULL",
+        {"hash": hashlib.sha256(token.encode()).hexdigest()},
+    ).fetchone()
