@@ -99,7 +99,8 @@ def parse_inbound(form: Mapping[str, str]) -> InboundMessage:
         body = form.get("ButtonText", "")
     metadata = {
         key: form[key]
-        for key in ("MessageType", "WaId", "ButtonText", "OriginalRepliedMessageSid", "ListId", "ListTitle")
+        for key in ("MessageType", "WaId", "ButtonText", "OriginalRepliedMessageSid", "ListId", "ListTitle",
+                    "Address", "Label")  # Address and Label name a shared location
         if form.get(key)
     }
     return InboundMessage(

@@ -6,10 +6,12 @@ Nothing here runs at import time: `Config.from_env()` is called by
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass, fields, replace
 from typing import Mapping
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -82,10 +84,20 @@ class Config:
     def validated(self) -> "Config":
         if self.ai_provider not in AI_PROVIDERS:
             raise ConfigError(f"AI_PROVIDER must be one of {', '.join(AI_PROVIDERS)}, not {self.ai_provider!r}")
-        if not self.public_url.startswith(("http://", "https://")):
-            raise ConfigError(f"PUBLIC_URL must start with http:// or https://, not {self.public_url!r}")
+        if not _is_base_url(self.public_url):
+            raise ConfigError(
+                f"PUBLIC_URL must be an http:// or https:// base URL with a host and no query, "
+                f"not {self.public_url!r}"
+            )
+        if any(not math.isfinite(delay) or delay < 0 for delay in self.outbound_retry_delays):
+            raise ConfigError(
+                "OUTBOUND_RETRY_DELAYS must be comma-separated seconds, each 0 or more, not "
+                + repr(",".join(f"{delay:g}" for delay in self.outbound_retry_delays))
+            )
+        if not math.isfinite(self.provider_timeout) or self.provider_timeout <= 0:
+            raise ConfigError(f"PROVIDER_TIMEOUT must be a number of seconds above 0, not {self.provider_timeout!r}")
         if not self.messenger_graph_version.startswith("v"):
-            raise ConfigError("MESSENGER_GRAPH_VERSION looks like v24.0")
+            raise ConfigError(f"MESSENGER_GRAPH_VERSION must look like v24.0, not {self.messenger_graph_version!r}")
         return replace(self, public_url=self.public_url.rstrip("/"))
 
     def with_secret_key(self) -> "Config":
@@ -105,12 +117,19 @@ class Config:
         return self
 
     def redacted(self) -> dict:
-        """The config as a dict safe to print: secrets are masked."""
+        """The config as a dict safe to print: secrets are masked, and so are
+        the passwords of the database and Redis URLs (their hosts stay visible)."""
         masked = {"secret_key", "openai_api_key", "anthropic_api_key", "smtp_url", "slack_webhook_url"}
-        return {
-            f.name: ("***" if f.name in masked and getattr(self, f.name) else getattr(self, f.name))
-            for f in fields(self)
-        }
+        with_password = {"database_url", "redis_url"}
+        redacted = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value and f.name in masked:
+                value = "***"
+            elif value and f.name in with_password:
+                value = _without_password(value)
+            redacted[f.name] = value
+        return redacted
 
 
 def _parse_delays(raw: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -129,3 +148,21 @@ def _parse_number(name: str, raw: str | None, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _is_base_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    username = user.split(":", 1)[0]
+    return parts._replace(netloc=f"{username}:***@{host}").geturl()

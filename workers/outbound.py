@@ -9,6 +9,7 @@ retried after the configured delays; anything else is marked failed at once.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 
 from channels.base import OutboundMessage, SendError
 from channels.messenger import MessengerChannel
@@ -22,6 +23,9 @@ from gateway.store.channels import ChannelRow, get_channel
 from workers import context
 
 log = logging.getLogger(__name__)
+
+# Messenger's standard messaging window after the customer's last message.
+MESSENGER_WINDOW = timedelta(hours=24)
 
 
 def adapter_for(channel: ChannelRow, config: Config):
@@ -43,7 +47,16 @@ def outbound_message(claimed: dict, channel: ChannelRow, config: Config) -> Outb
         text=claimed["text"],
         sender=claimed["sender"],
         status_callback_url=status_callback,
+        messenger_tag=messenger_tag(claimed) if channel.kind == "messenger" else None,
     )
+
+
+def messenger_tag(claimed: dict) -> str | None:
+    """RESPONSE (no tag) inside Messenger's 24-hour window; after it, only a human
+    may still answer, for 7 days, with the HUMAN_AGENT tag (PROTOCOLS.md §2)."""
+    last = claimed["last_customer_message_at"]
+    outside_window = last is None or datetime.now(timezone.utc) - last > MESSENGER_WINDOW
+    return "HUMAN_AGENT" if claimed["sender"] == "agent" and outside_window else None
 
 
 def send_message(message_id: int) -> str:
@@ -61,10 +74,16 @@ def send_message(message_id: int) -> str:
     except SendError as error:
         return _record_failure(ctx, claimed, error)
     with transaction(ctx.pool) as conn:
-        messages.mark_sent(conn, message_id, result.provider_message_id, result.status)
-    log.info("message %s sent on %s channel %s as %s", message_id, channel.kind, channel.id,
-             result.provider_message_id)
-    live.publish(ctx.redis, "message.status", conversation_id, message_id=message_id, status=result.status)
+        sent = messages.mark_sent(conn, message_id, result.provider_message_id, result.status)
+        if sent["status"] in ("failed", "undelivered"):
+            # A failure receipt (e.g. 63016) beat the provider's response here.
+            events.record_event(conn, "message.failed", conversation_id=conversation_id, message_id=message_id,
+                                detail={"status": sent["status"], "error_code": sent["error_code"],
+                                        "error_message": sent["error_message"]})
+    log.info("message %s sent on %s channel %s as %s (%s)", message_id, channel.kind, channel.id,
+             result.provider_message_id, sent["status"])
+    live.publish(ctx.redis, "message.status", conversation_id, message_id=message_id, status=sent["status"],
+                 error_code=sent["error_code"])
     return "sent"
 
 

@@ -7,6 +7,7 @@ presence, presence_at, capacity, disabled_at.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -38,13 +39,21 @@ def create_agent(conn, *, email: str, name: str, password: str, is_admin: bool =
     return row
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the email is unknown, so that a wrong email takes as long as
+    a wrong password and response times do not reveal which agents exist."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
 def authenticate(conn, email: str, password: str) -> dict | None:
     """The agent with this email and password, or None (also for disabled agents)."""
     row = conn.execute(
         f"SELECT {PUBLIC_COLUMNS}, password_hash FROM agents WHERE lower(email) = lower(%(email)s)",
         {"email": email.strip()},
     ).fetchone()
-    if row is None or row["disabled_at"] is not None or not check_password_hash(row.pop("password_hash"), password):
+    password_ok = check_password_hash(row.pop("password_hash") if row else _dummy_hash(), password)
+    if row is None or row["disabled_at"] is not None or not password_ok:
         return None
     return row
 

@@ -33,6 +33,11 @@ def ensure_identity(conn, channel_id: int, address: str, *, profile_name: str | 
     """
     known = touch_identity(conn, channel_id, address, profile_name)
     if known:
+        if profile_name:  # a contact first seen without a name takes the first one offered
+            conn.execute(
+                "UPDATE contacts SET name = %(name)s, updated_at = now() WHERE id = %(id)s AND name IS NULL",
+                {"name": profile_name, "id": known["contact_id"]},
+            )
         return known
     contact_id = find_or_create_contact(conn, name=profile_name, phone=phone, email=email)
     return conn.execute(

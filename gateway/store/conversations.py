@@ -54,12 +54,15 @@ def get_conversation(conn, conversation_id: int) -> dict | None:
 
 
 def record_watermark(conn, identity_id: int, kind: str, watermark: int) -> int | None:
-    """Raise the open conversation's delivered/read watermark; returns its id."""
+    """Raise the delivered/read watermark of the identity's current conversation
+    (the open one, else the latest: the customer may read the closing message
+    after it was resolved); returns its id."""
     column = {"delivered": "delivered_watermark", "read": "read_watermark"}[kind]
     row = conn.execute(
         f"""
         UPDATE conversations SET {column} = greatest(coalesce({column}, 0), %(watermark)s), updated_at = now()
-         WHERE identity_id = %(identity_id)s AND status <> 'resolved'
+         WHERE id = (SELECT id FROM conversations WHERE identity_id = %(identity_id)s
+                      ORDER BY status <> 'resolved' DESC, id DESC LIMIT 1)
         RETURNING id
         """,
         {"identity_id": identity_id, "watermark": watermark},
@@ -79,4 +82,135 @@ def list_recent(conn, limit: int = 50) -> list[dict]:
          LIMIT %(limit)s
         """,
         {"limit": limit},
+    ).fetchall()
+
+
+# --- The agent inbox (read-only) -------------------------------------------------------
+
+STATUSES = ("bot", "queued", "assigned", "resolved", "ticket")
+
+# The last message an agent sees in a list: text cut short in SQL (a pasted
+# log can be megabytes), private notes left out.
+_LAST_MESSAGE = """
+    LEFT JOIN LATERAL (
+        SELECT left(m.text, 300) AS text, m.sender, m.status, m.created_at,
+               jsonb_array_length(m.attachments) AS attachment_count
+          FROM messages m
+         WHERE m.conversation_id = cv.id AND NOT m.private
+         ORDER BY m.id DESC LIMIT 1
+    ) last ON true
+"""
+
+
+def inbox_list(conn, *, status: str | None = None, before_id: int | None = None, limit: int = 50) -> list[dict]:
+    """Conversations for the inbox, most recent first, with their contact,
+    channel, assignee and last message (last_text, last_sender, ...).
+
+    status: only those in this status. before_id: the page after the
+    conversation with this id (keyset pagination on last_message_at, id).
+    """
+    return conn.execute(
+        f"""
+        SELECT cv.id, cv.status, cv.priority, cv.escalation_reason, cv.created_at, cv.last_message_at,
+               ch.kind AS channel_kind, ch.name AS channel_name,
+               ct.id AS contact_id, ct.name AS contact_name, ct.phone AS contact_phone,
+               ct.email AS contact_email, ct.vip AS contact_vip,
+               i.address AS identity_address, i.profile_name AS identity_profile_name,
+               ag.name AS assignee_name,
+               last.text AS last_text, last.sender AS last_sender, last.status AS last_status,
+               last.attachment_count AS last_attachment_count
+          FROM conversations cv
+          JOIN channels ch ON ch.id = cv.channel_id
+          JOIN contacts ct ON ct.id = cv.contact_id
+          JOIN contact_identities i ON i.id = cv.identity_id
+          LEFT JOIN agents ag ON ag.id = cv.assignee_id
+          {_LAST_MESSAGE}
+         WHERE (%(status)s::text IS NULL OR cv.status = %(status)s::text)
+           AND (%(before_id)s::bigint IS NULL OR (cv.last_message_at, cv.id) <
+                (SELECT b.last_message_at, b.id FROM conversations b WHERE b.id = %(before_id)s::bigint))
+         ORDER BY cv.last_message_at DESC, cv.id DESC
+         LIMIT %(limit)s
+        """,
+        {"status": status, "before_id": before_id, "limit": limit},
+    ).fetchall()
+
+
+def count_by_status(conn) -> dict[str, int]:
+    """{status: number of conversations} for every status (zeros included)."""
+    rows = conn.execute("SELECT status, count(*) AS n FROM conversations GROUP BY status").fetchall()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts
+
+
+def conversation_detail(conn, conversation_id: int) -> dict | None:
+    """The conversation with its channel, identity, team and assignee names."""
+    return conn.execute(
+        """
+        SELECT cv.*, ch.kind AS channel_kind, ch.name AS channel_name,
+               i.address AS identity_address, i.profile_name AS identity_profile_name,
+               t.name AS team_name, ag.name AS assignee_name, ag.email AS assignee_email
+          FROM conversations cv
+          JOIN channels ch ON ch.id = cv.channel_id
+          JOIN contact_identities i ON i.id = cv.identity_id
+          LEFT JOIN teams t ON t.id = cv.team_id
+          LEFT JOIN agents ag ON ag.id = cv.assignee_id
+         WHERE cv.id = %(id)s
+        """,
+        {"id": conversation_id},
+    ).fetchone()
+
+
+def transcript_tail(conn, conversation_id: int, *, limit: int = 300) -> tuple[list[dict], int]:
+    """The conversation's last `limit` messages, oldest first, private notes
+    and delivery details included (what an agent sees), and the total count."""
+    rows = conn.execute(
+        """
+        SELECT * FROM (
+            SELECT m.id, m.direction, m.sender, m.agent_id, ag.name AS agent_name, m.text, m.attachments,
+                   m.payload, m.status, m.error_code, m.error_message, m.attempts, m.private,
+                   m.bot_confidence, m.created_at, m.sent_at, m.delivered_at, m.read_at,
+                   count(*) OVER () AS total
+              FROM messages m
+              LEFT JOIN agents ag ON ag.id = m.agent_id
+             WHERE m.conversation_id = %(id)s
+             ORDER BY m.id DESC LIMIT %(limit)s
+        ) recent ORDER BY id
+        """,
+        {"id": conversation_id, "limit": limit},
+    ).fetchall()
+    return rows, (rows[0]["total"] if rows else 0)
+
+
+def conversations_of_contact(conn, contact_id: int, *, exclude_id: int | None = None, limit: int = 20) -> list[dict]:
+    """The contact's conversations on every channel, most recent first, with
+    their last message: the cross-channel history beside a conversation."""
+    return conn.execute(
+        f"""
+        SELECT cv.id, cv.status, cv.created_at, cv.last_message_at,
+               ch.kind AS channel_kind, ch.name AS channel_name,
+               last.text AS last_text, last.sender AS last_sender
+          FROM conversations cv
+          JOIN channels ch ON ch.id = cv.channel_id
+          {_LAST_MESSAGE}
+         WHERE cv.contact_id = %(contact_id)s AND cv.id IS DISTINCT FROM %(exclude_id)s::bigint
+         ORDER BY cv.last_message_at DESC, cv.id DESC
+         LIMIT %(limit)s
+        """,
+        {"contact_id": contact_id, "exclude_id": exclude_id, "limit": limit},
+    ).fetchall()
+
+
+def conversation_events(conn, conversation_id: int, *, limit: int = 200) -> list[dict]:
+    """The conversation's audit trail (events_of) with agent names, oldest first."""
+    return conn.execute(
+        """
+        SELECT * FROM (
+            SELECT e.id, e.kind, e.message_id, e.agent_id, ag.name AS agent_name, e.detail, e.created_at
+              FROM events e LEFT JOIN agents ag ON ag.id = e.agent_id
+             WHERE e.conversation_id = %(id)s
+             ORDER BY e.id DESC LIMIT %(limit)s
+        ) recent ORDER BY id
+        """,
+        {"id": conversation_id, "limit": limit},
     ).fetchall()

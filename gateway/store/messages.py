@@ -88,16 +88,26 @@ def claim_for_sending(conn, message_id: int) -> dict | None:
           FROM conversations cv, contact_identities i
          WHERE m.id = %(id)s AND cv.id = m.conversation_id AND i.id = cv.identity_id
            AND m.direction = 'outbound'
-           AND (m.status IN ('pending', 'retrying') OR (m.status = 'sending' AND m.next_attempt_at < now()))
+           AND (m.status = 'pending'
+                -- A retry is due at next_attempt_at; the slack absorbs clock skew
+                -- between the RQ scheduler's host and the database.
+                OR (m.status = 'retrying' AND m.next_attempt_at <= now() + interval '2 seconds')
+                OR (m.status = 'sending' AND m.next_attempt_at < now()))
         RETURNING m.*, i.address AS recipient_address, cv.last_customer_message_at
         """,
         {"id": message_id},
     ).fetchone()
 
 
-def mark_sent(conn, message_id: int, provider_message_id: str, status: str) -> None:
-    """Record the provider's id, and any receipt that arrived before it."""
-    conn.execute(
+def mark_sent(conn, message_id: int, provider_message_id: str, status: str) -> dict:
+    """Record the provider's id, and any receipt that arrived before it.
+
+    Returns the message's resulting status, error_code, error_message and
+    conversation_id: an early receipt may already have moved it on (delivered,
+    read) or failed it. A status message_status_rank() does not know counts
+    as queued: the provider has the message.
+    """
+    return conn.execute(
         """
         WITH early AS (
             DELETE FROM early_receipts r USING messages m
@@ -106,17 +116,23 @@ def mark_sent(conn, message_id: int, provider_message_id: str, status: str) -> N
         ), best AS (
             SELECT s.status, s.error_code, s.error_message FROM (
                 SELECT status, error_code, error_message FROM early
-                UNION ALL SELECT %(status)s, NULL, NULL
+                 WHERE message_status_rank(status) IS NOT NULL
+                UNION ALL SELECT CASE WHEN message_status_rank(%(status)s) IS NULL THEN 'queued'
+                                      ELSE %(status)s END, NULL, NULL
             ) s ORDER BY message_status_rank(s.status) DESC LIMIT 1
         )
         UPDATE messages m
            SET provider_message_id = %(pid)s, status = best.status, error_code = best.error_code,
-               error_message = best.error_message, next_attempt_at = NULL, sent_at = now()
+               error_message = best.error_message, next_attempt_at = NULL, sent_at = now(),
+               delivered_at = CASE WHEN best.status IN ('delivered', 'read') THEN coalesce(m.delivered_at, now())
+                                   ELSE m.delivered_at END,
+               read_at = CASE WHEN best.status = 'read' THEN coalesce(m.read_at, now()) ELSE m.read_at END
           FROM best
          WHERE m.id = %(id)s
+        RETURNING m.status, m.error_code, m.error_message, m.conversation_id
         """,
         {"id": message_id, "pid": provider_message_id, "status": status},
-    )
+    ).fetchone()
 
 
 def mark_retrying(conn, message_id: int, error: str, code: str | None, delay_seconds: float) -> None:
@@ -147,7 +163,8 @@ def apply_status(conn, *, channel_id: int, provider_message_id: str, status: str
 
     Returns the message if it exists (changed or not); None if the provider id
     is unknown, in which case the receipt is kept in early_receipts and
-    applied when the send records its id.
+    applied when the send records its id. A status message_status_rank() does
+    not know (Twilio adds values) changes nothing and is not kept.
     """
     params = {"channel_id": channel_id, "pid": provider_message_id, "status": status,
               "error_code": error_code, "error_message": error_message}
@@ -175,7 +192,8 @@ def apply_status(conn, *, channel_id: int, provider_message_id: str, status: str
         conn.execute(
             """
             INSERT INTO early_receipts (channel_id, provider_message_id, status, error_code, error_message)
-            VALUES (%(channel_id)s, %(pid)s, %(status)s, %(error_code)s, %(error_message)s)
+            SELECT %(channel_id)s, %(pid)s, %(status)s, %(error_code)s, %(error_message)s
+             WHERE message_status_rank(%(status)s) IS NOT NULL  -- a status we do not track is dropped
             ON CONFLICT (channel_id, provider_message_id) DO UPDATE
                SET status = EXCLUDED.status, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message
              WHERE message_status_rank(EXCLUDED.status) > message_status_rank(early_receipts.status)
@@ -185,16 +203,31 @@ def apply_status(conn, *, channel_id: int, provider_message_id: str, status: str
     return row
 
 
+# How long a Send API call may have taken: see apply_watermark.
+WATERMARK_SEND_GRACE = "10 seconds"
+
+
 def apply_watermark(conn, *, conversation_id: int, kind: str, watermark_ms: int) -> list[int]:
-    """Mark our messages sent up to the watermark as delivered or read (Messenger)."""
+    """Mark our messages sent up to the watermark as delivered or read (Messenger).
+
+    The watermark is a Meta timestamp: every message Meta stamped at or before
+    it was delivered/read, and a read watermark is typically the stamp of the
+    last message the customer saw. Meta stamps our message while the Send API
+    call is in flight, so between our created_at and our sent_at (recorded
+    after Graph answered). A message counts as covered when it was created by
+    the watermark and sent within WATERMARK_SEND_GRACE of it: comparing sent_at
+    alone would never mark the very message the customer just read.
+    """
     rows = conn.execute(
-        """
+        f"""
         UPDATE messages
            SET status = %(kind)s,
                delivered_at = coalesce(delivered_at, now()),
                read_at = CASE WHEN %(kind)s = 'read' THEN coalesce(read_at, now()) ELSE read_at END
          WHERE conversation_id = %(conversation_id)s AND direction = 'outbound'
-           AND sent_at IS NOT NULL AND sent_at <= to_timestamp(%(watermark)s / 1000.0)
+           AND sent_at IS NOT NULL
+           AND created_at <= to_timestamp(%(watermark)s / 1000.0)
+           AND sent_at <= to_timestamp(%(watermark)s / 1000.0) + interval '{WATERMARK_SEND_GRACE}'
            AND message_status_rank(%(kind)s) > message_status_rank(status)
         RETURNING id
         """,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 
 from tests.fakes.recorder import RecordedRequest, RecordingServer
@@ -10,16 +9,22 @@ from tests.fakes.recorder import RecordedRequest, RecordingServer
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-zA-Z]+)/Messages\.json$")
 
 
+def message_sid(number: int) -> str:
+    return f"SM{number:032x}"
+
+
 class FakeTwilio(RecordingServer):
     def __init__(self):
-        counter = itertools.count(1)
+        # How many messages this server created; each gets sid SM%032x of its number.
+        self.created_count = 0
 
         def create_message(request: RecordedRequest):
             match = MESSAGES_PATH.match(request.path)
             if request.method != "POST" or not match:
                 return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
             form = request.form()
-            sid = f"SM{next(counter):032x}"
+            self.created_count += 1  # called under self.lock
+            sid = message_sid(self.created_count)
             return 201, {
                 "sid": sid, "account_sid": match.group(1), "status": "queued",
                 "to": form.get("To", [""])[0], "from": form.get("From", [""])[0],
@@ -28,6 +33,12 @@ class FakeTwilio(RecordingServer):
             }
 
         super().__init__(create_message)
+
+    def next_sid(self) -> str:
+        """The sid the next successfully created message will get (for receipts
+        that must arrive before the send returns)."""
+        with self.lock:
+            return message_sid(self.created_count + 1)
 
     def sent(self) -> list[dict]:
         """The form of every Messages.create call, one value per field."""

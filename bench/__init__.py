@@ -1,0 +1,1 @@
+"""Benchmarks, run by `handoff bench …` (not by pytest)."""

@@ -1,0 +1,64 @@
+"""`handoff bench …`: the benchmarks. gateway/cli.py attaches this group with
+`main.add_command(bench)`; `python -m bench.cli ingest` runs it without that."""
+
+from __future__ import annotations
+
+import click
+
+
+def _levels(ctx, param, value: str) -> list[int]:
+    try:
+        levels = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of client counts, like 4,50") from None
+    if not levels or any(level < 1 for level in levels):
+        raise click.BadParameter("a comma-separated list of client counts (each at least 1), like 4,50")
+    return levels
+
+
+@click.group(name="bench")
+def bench() -> None:
+    """Benchmarks (run by hand, not by pytest)."""
+
+
+@bench.command("ingest")
+@click.option("--clients", default="4,50", show_default=True, callback=_levels,
+              help="Concurrency levels: comma-separated numbers of concurrent keep-alive clients.")
+@click.option("--seconds", default=5.0, show_default=True, type=click.FloatRange(min=0.5),
+              help="Length of the timed window of each measurement.")
+@click.option("--warmup", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="Warm-up before each timed window (not counted).")
+@click.option("--senders", default=8, show_default=True, type=click.IntRange(min=1, max=9999),
+              help="Distinct WhatsApp senders (conversations are reused, as in real traffic).")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="gunicorn processes (WEB_CONCURRENCY) for both apps  [default: $WEB_CONCURRENCY or 2]")
+@click.option("--max-requests", type=click.IntRange(min=100), default=None,
+              help="Pre-built requests per measurement (bounds it)  [default: 6000 per second of warm-up + window]")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress still goes to stderr).")
+@click.option("--check", is_flag=True, help="Exit with status 1 if a target is missed.")
+def ingest(clients, seconds, warmup, senders, processes, max_requests, as_json, check) -> None:
+    """Webhook ingest throughput and latency: Handoff against a store-and-enqueue floor.
+
+    Runs gunicorn as the Procfile does for Handoff and for a minimal Flask app
+    (one INSERT, one RQ enqueue) side by side, and drives both with signed
+    Twilio WhatsApp webhooks from a separate load-generator process. Uses
+    DATABASE_URL / REDIS_URL when set (in a dedicated handoff_bench database
+    and Redis db 13, both wiped), embedded servers otherwise. No RQ worker
+    runs: queued jobs are flushed at the end.
+    """
+    from bench.ingest import Options, print_report, run_ingest
+
+    options = Options(clients=clients, seconds=seconds, warmup=warmup, senders=senders, processes=processes,
+                      max_requests=max_requests)
+    try:
+        report = run_ingest(options)
+    except KeyboardInterrupt:
+        click.echo("interrupted: servers stopped, benchmark data removed", err=True)
+        raise SystemExit(130)
+    print_report(report, as_json)
+    if check and not all(target["met"] for target in report["targets"]):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    bench()

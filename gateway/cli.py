@@ -1,0 +1,824 @@
+"""The `handoff` command: run, worker, migrate, channel, agent, kb (and bench).
+
+Every command except `run` reads its configuration from the environment
+(DATABASE_URL, REDIS_URL, PUBLIC_URL, ...: see .env.example), like the web
+process does. A user's mistake (a bad argument, a missing variable, a
+duplicate) ends in a one-line error and a non-zero exit, never a traceback.
+Secrets are never printed, except a password or token the user must copy,
+once, when it is generated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import click
+import psycopg
+from psycopg import errors as pg_errors
+from redis import Redis
+from redis.exceptions import RedisError
+
+from gateway.config import Config, ConfigError
+from gateway.db import connect
+from gateway.jobs import QUEUES
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+CHANNEL_MODES = ("bot_only", "hybrid", "offline_or_missed")
+TWILIO_ACCOUNT_SID = re.compile(r"^AC[0-9a-zA-Z]{32}$")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# How long `handoff run` waits for /readyz, and for children to stop before SIGKILL.
+READY_TIMEOUT = 90.0
+STOP_TIMEOUT = 15.0
+
+
+# --- shared helpers ------------------------------------------------------------------------
+
+
+def one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else error.__class__.__name__
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def load_config() -> Config:
+    try:
+        return Config.from_env()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def require_database_url(config: Config) -> str:
+    if not config.database_url:
+        raise click.ClickException(
+            "DATABASE_URL is not set: set it to your PostgreSQL URL, or start everything with `handoff run` "
+            "(it prints the URL of its embedded database)"
+        )
+    return config.database_url
+
+
+@contextmanager
+def database(config: Config | None = None) -> Iterator[psycopg.Connection]:
+    """A connection in a transaction (committed when the block succeeds), with
+    one-line errors for an unreachable or unmigrated database."""
+    url = require_database_url(config or load_config())
+    try:
+        conn = connect(url, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot connect to the database: {one_line(error)}") from None
+    try:
+        with conn:
+            yield conn
+    except pg_errors.UndefinedTable:
+        raise click.ClickException("the database has no Handoff tables yet: run `handoff migrate` first") from None
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"database error: {one_line(error)}") from None
+
+
+def public_url_note(config: Config) -> str | None:
+    """A warning when the URLs just printed cannot be reached by a provider."""
+    host = urlsplit(config.public_url).hostname or ""
+    if host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.endswith(".localhost"):
+        return (f"{config.public_url} is only reachable from this machine; providers need the public https URL "
+                "of this deployment (or of a tunnel to it): set PUBLIC_URL to it")
+    return None
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="handoff-gateway", prog_name="handoff")
+def main() -> None:
+    """Handoff: AI customer support on WhatsApp, Messenger and the web, with human handoff.
+
+    Start everything on this machine with `handoff run`. In production, run the
+    web process (gunicorn), `handoff worker` and `handoff migrate` as the
+    Procfile says, with DATABASE_URL and REDIS_URL set.
+    """
+
+
+# --- migrate ---------------------------------------------------------------------------------
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations (needs DATABASE_URL)."""
+    from gateway.migrate import apply_migrations
+
+    url = require_database_url(load_config())
+    try:
+        applied = apply_migrations(url, report=click.echo)
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot connect to the database: {one_line(error)}") from None
+    except (psycopg.Error, RuntimeError) as error:
+        raise click.ClickException(f"migration failed: {one_line(error)}") from None
+    click.echo(f"applied {plural(len(applied), 'migration')}" if applied else "database is up to date")
+
+
+# --- worker ----------------------------------------------------------------------------------
+
+
+def exit_quietly(signum, frame) -> None:
+    raise SystemExit(0)
+
+
+def parse_queues(ctx, param, value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("name at least one queue")
+    for name in names:
+        if name not in QUEUES:
+            raise click.BadParameter(f"unknown queue {name!r}: choose from {', '.join(QUEUES)}")
+    return names
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run the jobs already queued, then exit.")
+@click.option("--queues", default=",".join(QUEUES), show_default=True, callback=parse_queues,
+              help="Comma-separated queues to work on, highest priority first.")
+def worker(burst: bool, queues: list[str]) -> None:
+    """Run an RQ worker (with the scheduler and the sweeper clock).
+
+    It forks a work-horse per job. SIGTERM or Ctrl-C: finish the current job,
+    then exit; a second one stops at once.
+    """
+    from rq import Worker
+
+    from gateway.jobs import queue
+    from workers import context, schedule
+
+    config = load_config()
+    try:
+        config.require_services()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    redis = Redis.from_url(config.redis_url, socket_connect_timeout=5)
+    try:
+        redis.ping()
+    except RedisError as error:
+        raise click.ClickException(f"cannot connect to Redis: {one_line(error)}") from None
+    with database(config) as conn:
+        conn.execute("SELECT 1 FROM schema_migrations LIMIT 1")
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    context.configure(config)
+    stop_clock = threading.Event()
+    clock = None
+    if not burst:  # a burst worker exits as soon as the queues are empty
+        clock = threading.Thread(target=schedule.run_sweeper_clock, args=(Redis.from_url(config.redis_url), stop_clock),
+                                 name="sweeper clock", daemon=True)
+        clock.start()
+    rq_worker = Worker([queue(redis, name) for name in queues], connection=redis)
+    # Until RQ installs its own handlers (once it has registered), a stop
+    # request simply exits: no job has started yet.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, exit_quietly)
+    try:
+        rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    finally:
+        stop_clock.set()
+        if clock is not None:
+            clock.join(timeout=5)
+        context.current().close()
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def shown_path(path: Path) -> str:
+    try:
+        return "./" + path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def local_host(host: str) -> str:
+    """The address to reach a server bound to `host` from this machine, for a URL."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({error.strerror or error}): choose another with --port"
+            ) from None
+
+
+def describe_database(url: str) -> str:
+    """Where a DATABASE_URL points, without its password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "DATABASE_URL"
+    where = info.get("host") or "local socket"
+    if info.get("port"):
+        where += f":{info['port']}"
+    return f"database {info.get('dbname') or '(default)'} on {where} (DATABASE_URL)"
+
+
+def describe_redis(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'} (REDIS_URL)"
+
+
+def load_or_create_secret_key(path: Path) -> tuple[str, bool]:
+    """The secret key kept in `path` (mode 0600), created on first use."""
+    try:
+        key = path.read_text().strip()
+        if key:
+            return key, False
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    os.chmod(path, 0o600)
+    return key, True
+
+
+class ChildExited(Exception):
+    pass
+
+
+def wait_until_ready(url: str, supervisor, signals, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        signals.check()
+        exited = supervisor.exited()
+        if exited is not None:
+            raise ChildExited(exited)
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"the web server did not become ready within {timeout:.0f} s ({url})")
+        signals.sleep(0.25)
+
+
+def stop_quietly(name: str | None, stop) -> None:
+    """Run one stop step of `handoff run`; a failure is reported, and the other steps still run."""
+    try:
+        stop()
+    except Exception as error:  # noqa: BLE001 - shutting down: report and carry on
+        click.echo(f"  could not stop {name or 'the processes'}: {one_line(error)}", err=True)
+    else:
+        if name:
+            click.echo(f"  {name} stopped")
+
+
+class UnshownLogin:
+    """The demo admin's password until the ready banner has shown it: a run
+    stopped before that still shows it, since it is never shown again."""
+
+    def __init__(self):
+        self.email: str | None = None
+        self.password: str | None = None
+
+    def show_if_pending(self) -> None:
+        if self.password:
+            click.echo(f"  Admin login   {self.email}  password: {self.password}  (shown only this once: save it now)")
+            self.password = None
+
+
+CHILD_TITLES = {"web": "the web server (gunicorn)", "worker": "the worker"}
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port of the web server.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var"),
+              show_default="./var", help="Where the embedded servers keep their data, and the secret key.")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Seed a demo (admin, sample knowledge base, web channel) into a fresh database, once.")
+def run(port: int, host: str, data_dir: Path, demo: bool) -> None:
+    """Run everything on this machine until Ctrl-C.
+
+    Without DATABASE_URL it starts an embedded PostgreSQL (data in ./var/postgres),
+    without REDIS_URL an embedded Valkey (data in ./var/valkey); then it applies
+    the migrations, seeds the demo once, and runs the web server and a worker.
+    """
+    from gateway.supervisor import AlreadyRunning, RunLock, SignalWatch, StopRequested, Supervisor
+
+    try:
+        base = Config.from_env()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    var = data_dir.resolve()
+    lock = RunLock(var / "run.lock")
+    try:
+        lock.acquire()
+    except AlreadyRunning as holder:
+        raise click.ClickException(
+            f"another `handoff run` ({holder}) is already using {shown_path(var)}: stop it first, "
+            "or give this one another --data-dir"
+        ) from None
+
+    ensure_port_free(host, port)
+    signals = SignalWatch().install()
+    supervisor = Supervisor(out=sys.stdout)
+    login = UnshownLogin()
+    exit_code = 0
+    with ExitStack() as running:
+        running.callback(lock.release)
+        running.callback(signals.restore)
+        try:
+            exit_code = run_everything(running, supervisor, signals, login, base, var, host, port, demo)
+        except StopRequested as stop:
+            login.show_if_pending()
+            click.echo(f"\nStopping ({stop})...")
+        except ChildExited as exited:
+            login.show_if_pending()
+            child = exited.args[0]
+            code = child.process.returncode
+            how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+            click.echo(f"\n{CHILD_TITLES.get(child.name, child.name)} exited unexpectedly ({how}): "
+                       "stopping everything", err=True)
+            exit_code = 1
+        except click.ClickException as error:
+            login.show_if_pending()
+            error.show()
+            exit_code = error.exit_code
+        finally:
+            signals.raise_on_repeat = False  # a second Ctrl-C now means: stop waiting, kill
+    click.echo("Stopped." if exit_code == 0 else "Stopped after an error.", err=exit_code != 0)
+    sys.exit(exit_code)
+
+
+def run_everything(running: ExitStack, supervisor, signals, login: UnshownLogin, base: Config, var: Path,
+                   host: str, port: int, demo: bool) -> int:
+    """Start everything, each stop registered on `running`; wait until a signal
+    (raises StopRequested) or a child exits (raises ChildExited)."""
+    from gateway import embedded
+    from gateway.migrate import apply_migrations
+
+    echo = click.echo
+    echo(f"Handoff: local run, data in {shown_path(var)}")
+
+    # PostgreSQL
+    embedded_database = not base.database_url
+    if base.database_url:
+        database_url = base.database_url
+        echo(f"  PostgreSQL  {describe_database(database_url)}")
+    else:
+        echo(f"  PostgreSQL  starting the embedded server (data in {shown_path(var / 'postgres')})...")
+        try:
+            postgres = embedded.start_postgres(var / "postgres")
+        except Exception as error:  # noqa: BLE001 - any failure: point at the server's log
+            raise click.ClickException(f"the embedded PostgreSQL did not start ({one_line(error)}): "
+                                       f"see {shown_path(var / 'postgres' / 'log')}") from None
+
+        running.callback(stop_quietly, "PostgreSQL", postgres.stop)
+        try:
+            database_url = postgres.ensure_database("handoff")
+        except psycopg.Error as error:
+            raise click.ClickException(f"the embedded PostgreSQL does not answer: {one_line(error)}") from None
+    signals.check()
+
+    # Redis
+    if base.redis_url:
+        redis_url = base.redis_url
+        echo(f"  Redis       {describe_redis(redis_url)}")
+    else:
+        echo(f"  Redis       starting the embedded Valkey (data in {shown_path(var / 'valkey')})...")
+        try:
+            valkey = embedded.start_redis(var / "valkey", persist=True)
+        except Exception as error:  # noqa: BLE001
+            raise click.ClickException(f"the embedded Valkey did not start ({one_line(error)}): "
+                                       f"see {shown_path(var / 'valkey' / 'valkey.log')}") from None
+
+        running.callback(stop_quietly, "Valkey", valkey.stop)
+        redis_url = valkey.url
+    signals.check()
+
+    # Secret key and public URL
+    if base.secret_key:
+        secret_key = base.secret_key
+    else:
+        secret_key, created = load_or_create_secret_key(var / "secret_key")
+        echo(f"  Secret key  {'generated in' if created else 'from'} {shown_path(var / 'secret_key')}")
+    public_url = (os.environ.get("PUBLIC_URL") or f"http://{local_host(host)}:{port}").rstrip("/")
+    config = Config.from_env(database_url=database_url, redis_url=redis_url, secret_key=secret_key,
+                             public_url=public_url)
+
+    # Schema and demo
+    try:
+        applied = apply_migrations(database_url, report=lambda line: echo(f"  Migrations  {line}"))
+    except psycopg.Error as error:
+        raise click.ClickException(f"migrations failed: {one_line(error)}") from None
+    if not applied:
+        echo("  Migrations  database is up to date")
+    signals.check()
+    seed = None
+    if demo:
+        from gateway.demo import seed_demo
+
+        with database(config) as conn:
+            seed = seed_demo(conn)
+        login.email, login.password = seed.admin_email, seed.admin_password
+        if seed.seeded_now and not seed.skipped:
+            echo(f"  Demo        seeded: {plural(seed.articles, 'knowledge-base article')}, "
+                 f'web channel "{seed.web_channel.name}", admin {seed.admin_email} (password below)')
+        elif seed.skipped:
+            echo("  Demo        not seeded: the database already had agents or channels")
+        else:
+            echo("  Demo        seeded at an earlier start")
+    signals.check()
+
+    # Web server and worker
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=secret_key,
+               PUBLIC_URL=public_url, PORT=str(port), HOST=host, PYTHONUNBUFFERED="1")
+    echo(f"  Starting the web server on {host}:{port} and a worker...")
+    supervisor.start("web", [sys.executable, "-m", "gunicorn", "--config", "python:gateway.gunicorn_conf",
+                             "gateway.app:create_app()"], env)
+    supervisor.start("worker", [sys.executable, "-m", "gateway.cli", "worker"], env)
+    supervisor.copy_output()
+
+    running.callback(stop_quietly, None, lambda: supervisor.stop(
+        STOP_TIMEOUT, hurry=lambda: signals.hurry, report=lambda line: echo(f"  {line}")))
+    wait_until_ready(f"http://{local_host(host)}:{port}/readyz", supervisor, signals, READY_TIMEOUT)
+
+    echo(ready_banner(config, seed, database_url if embedded_database else None,
+                      redis_url if not base.redis_url else None, public_url_set=bool(os.environ.get("PUBLIC_URL"))))
+    login.password = None  # shown
+    while True:
+        exited = supervisor.exited()
+        if exited is not None:
+            raise ChildExited(exited)
+        signals.sleep(0.2)
+
+
+def ready_banner(config: Config, seed, embedded_database_url: str | None, embedded_redis_url: str | None,
+                 public_url_set: bool) -> str:
+    url = config.public_url
+    lines = ["", "Handoff is running.",
+             f"  Inbox         {url}/inbox",
+             f"  Demo page     {url}/demo"]
+    if seed is not None and seed.admin_password:
+        lines.append(f"  Admin login   {seed.admin_email}  password: {seed.admin_password}")
+        lines.append("                (shown only this once: save it now)")
+    elif seed is not None and seed.admin_email:
+        lines.append(f"  Admin login   {seed.admin_email} (the password was shown at the first start; "
+                     f"reset it with `handoff agent password --email {seed.admin_email}`)")
+    else:
+        lines.append("  Admin login   an agent of yours (add one: `handoff agent add --email you@example.com "
+                     "--name You --admin`)")
+    lines += ["  Webhooks",
+              f"    Twilio WhatsApp  {url}/webhooks/twilio/whatsapp",
+              f"    Twilio status    {url}/webhooks/twilio/status",
+              f"    Messenger        {url}/webhooks/messenger"]
+    if embedded_database_url or embedded_redis_url or not public_url_set:
+        lines.append("  Other handoff commands (channel, agent, kb) against this instance, from another terminal:")
+        if embedded_database_url:
+            lines.append(f"    export DATABASE_URL='{embedded_database_url}'")
+        if embedded_redis_url:
+            lines.append(f"    export REDIS_URL='{embedded_redis_url}'")
+        if not public_url_set:
+            lines.append(f"    export PUBLIC_URL='{url}'")
+    lines += ["Press Ctrl-C to stop.", ""]
+    return "\n".join(lines)
+
+
+# --- channel ---------------------------------------------------------------------------------
+
+
+@main.group()
+def channel() -> None:
+    """Add and list the channels customers write on."""
+
+
+@channel.group("add")
+def channel_add() -> None:
+    """Add a channel: whatsapp (through Twilio), messenger, or web (the chat widget)."""
+
+
+def validate_name(ctx, param, value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+def validate_account_sid(ctx, param, value: str) -> str:
+    value = value.strip()
+    if not TWILIO_ACCOUNT_SID.match(value):
+        raise click.BadParameter("a Twilio Account SID starts with AC and has 34 characters (see the Twilio console)")
+    return value
+
+
+def validate_whatsapp_number(ctx, param, value: str) -> str:
+    number = re.sub(r"[\s().-]", "", value.strip())
+    if number.startswith("whatsapp:"):
+        number = number.removeprefix("whatsapp:")
+    if not E164.match(number):
+        raise click.BadParameter(f"{value!r} is not a phone number in E.164 form, like whatsapp:+14155238886")
+    return "whatsapp:" + number
+
+
+def validate_page_id(ctx, param, value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"[0-9]+", value):
+        raise click.BadParameter("a Facebook Page ID is a number, like 104955512345678")
+    return value
+
+
+def validate_secret(ctx, param, value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+name_option = click.option("--name", required=True, callback=validate_name,
+                           help="What agents see, e.g. 'Support WhatsApp'.")
+mode_option = click.option("--mode", type=click.Choice(CHANNEL_MODES), default="bot_only", show_default=True,
+                           help="How the bot and the agents share this channel's conversations.")
+
+
+def hint(secret: str) -> str:
+    """Enough of a secret to recognize it, not to use it."""
+    return secret[:4] + "…" if len(secret) > 8 else "…"
+
+
+def insert_channel(kind: str, name: str, address: str, credentials: dict, mode: str):
+    from gateway.store.channels import create_channel, find_channel
+
+    config = load_config()
+    with database(config) as conn:
+        existing = find_channel(conn, kind, address)
+        if existing is not None:
+            raise click.ClickException(
+                f'a {kind} channel for {address} already exists (channel {existing.id}, "{existing.name}")')
+        try:
+            row = create_channel(conn, kind=kind, name=name, address=address, credentials=credentials, mode=mode)
+        except pg_errors.UniqueViolation:
+            raise click.ClickException(f"a {kind} channel for {address} already exists") from None
+    return config, row
+
+
+@channel_add.command("whatsapp")
+@name_option
+@click.option("--account-sid", required=True, callback=validate_account_sid, help="Twilio Account SID (AC…).")
+@click.option("--auth-token", prompt="Twilio auth token", hide_input=True, callback=validate_secret,
+              help="Twilio auth token; asked for (hidden) when omitted, which keeps it out of your shell history.")
+@click.option("--number", required=True, callback=validate_whatsapp_number,
+              help="The WhatsApp sender: whatsapp:+14155238886 (or +14155238886).")
+@mode_option
+def add_whatsapp(name: str, account_sid: str, auth_token: str, number: str, mode: str) -> None:
+    """Add a WhatsApp number connected through Twilio."""
+    config, row = insert_channel("whatsapp", name, number, {"account_sid": account_sid, "auth_token": auth_token},
+                                 mode)
+    click.echo(f'added whatsapp channel {row.id} "{row.name}" for {row.address} (mode {row.mode})')
+    click.echo("In the Twilio console, for this WhatsApp sender, set:")
+    click.echo(f"  When a message comes in (POST):  {config.public_url}/webhooks/twilio/whatsapp")
+    click.echo(f"  Status callback URL (POST):      {config.public_url}/webhooks/twilio/status")
+    note = public_url_note(config)
+    if note:
+        click.echo(f"Note: {note}")
+
+
+@channel_add.command("messenger")
+@name_option
+@click.option("--page-id", required=True, callback=validate_page_id, help="The Facebook Page ID.")
+@click.option("--page-token", prompt="Page access token", hide_input=True, callback=validate_secret,
+              help="The Page access token; asked for (hidden) when omitted.")
+@click.option("--app-secret", prompt="App secret", hide_input=True, callback=validate_secret,
+              help="The Meta app secret (signs the webhooks); asked for (hidden) when omitted.")
+@click.option("--verify-token", default=None,
+              help="The verify token you will type in the Meta dashboard; generated (and shown once) when omitted.")
+@mode_option
+def add_messenger(name: str, page_id: str, page_token: str, app_secret: str, verify_token: str | None,
+                  mode: str) -> None:
+    """Add a Facebook Page (Messenger)."""
+    generated = verify_token is None
+    verify_token = secrets.token_urlsafe(18) if generated else verify_token.strip()
+    if not verify_token:
+        raise click.BadParameter("must not be empty", param_hint="'--verify-token'")
+    config, row = insert_channel("messenger", name, page_id, {"page_token": page_token, "app_secret": app_secret,
+                                                              "verify_token": verify_token}, mode)
+    click.echo(f'added messenger channel {row.id} "{row.name}" for page {row.address} (mode {row.mode})')
+    click.echo("In the Meta app dashboard, Messenger > Webhooks, set:")
+    click.echo(f"  Callback URL:  {config.public_url}/webhooks/messenger")
+    if generated:
+        click.echo(f"  Verify token:  {verify_token}   (generated: copy it now, it is not shown again)")
+    else:
+        click.echo("  Verify token:  the one you gave with --verify-token")
+    click.echo("  Subscribe the page to: messages, messaging_postbacks, message_deliveries, message_reads")
+    note = public_url_note(config)
+    if note:
+        click.echo(f"Note: {note}")
+
+
+def embed_snippet(public_url: str, widget_key: str) -> str:
+    return f'<script src="{public_url}/widget.js" data-key="{widget_key}" async></script>'
+
+
+@channel_add.command("web")
+@name_option
+@mode_option
+def add_web(name: str, mode: str) -> None:
+    """Add a web chat widget for your site."""
+    from channels.web import new_widget_key
+
+    config, row = insert_channel("web", name, new_widget_key(), {}, mode)
+    click.echo(f'added web channel {row.id} "{row.name}" (mode {row.mode})')
+    click.echo("Paste this snippet into your pages, before </body>:")
+    click.echo(f"  {embed_snippet(config.public_url, row.address)}")
+    note = public_url_note(config)
+    if note:
+        click.echo(f"Note: {note}")
+
+
+@channel.command("list")
+def list_channels() -> None:
+    """List the channels, with what to paste in each provider's console."""
+    from gateway.store.channels import list_channels as all_channels
+
+    config = load_config()
+    with database(config) as conn:
+        rows = all_channels(conn)
+    if not rows:
+        click.echo("no channels yet: add one with `handoff channel add whatsapp|messenger|web`")
+        return
+    table = [("ID", "KIND", "NAME", "ADDRESS", "MODE")] + [
+        (str(r.id), r.kind, r.name, r.address, r.mode) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for index, cells in enumerate(table):
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:4])) + "  " + cells[4])
+        if index == 0:
+            continue
+        r = rows[index - 1]
+        if r.kind == "whatsapp":
+            click.echo(f"    Twilio webhook:   {config.public_url}/webhooks/twilio/whatsapp")
+            click.echo(f"    status callback:  {config.public_url}/webhooks/twilio/status")
+        elif r.kind == "messenger":
+            token = r.credentials.get("verify_token") or ""
+            click.echo(f"    Messenger webhook: {config.public_url}/webhooks/messenger  (verify token {hint(token)})")
+        else:
+            click.echo(f"    embed: {embed_snippet(config.public_url, r.address)}")
+    note = public_url_note(config)
+    if note:
+        click.echo(f"Note: {note}")
+
+
+# --- agent -----------------------------------------------------------------------------------
+
+
+@main.group()
+def agent() -> None:
+    """Manage the people who answer in the inbox."""
+
+
+def validate_email(ctx, param, value: str) -> str:
+    value = value.strip()
+    if not EMAIL.match(value):
+        raise click.BadParameter(f"{value!r} is not an email address")
+    return value
+
+
+def read_password(from_stdin: bool) -> str:
+    from gateway.store.agents import MIN_PASSWORD_LENGTH
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("--password-stdin: no password on standard input (one line expected)")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+# TODO(store): these two belong in gateway/store/agents.py (find by email, set password).
+def agent_id_by_email(conn, email: str) -> int | None:
+    row = conn.execute("SELECT id FROM agents WHERE lower(email) = lower(%(email)s)", {"email": email}).fetchone()
+    return row["id"] if row else None
+
+
+def set_agent_password(conn, agent_id: int, password: str) -> None:
+    from werkzeug.security import generate_password_hash
+
+    conn.execute("UPDATE agents SET password_hash = %(hash)s WHERE id = %(id)s",
+                 {"hash": generate_password_hash(password), "id": agent_id})
+
+
+@agent.command("add")
+@click.option("--email", required=True, callback=validate_email, help="Their login.")
+@click.option("--name", required=True, callback=validate_name, help="The name customers and colleagues see.")
+@click.option("--admin", is_flag=True, help="May configure channels, the bot, teams and agents.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def add_agent(email: str, name: str, admin: bool, password_stdin: bool) -> None:
+    """Add an agent (asks for the password, hidden, twice)."""
+    from gateway.store.agents import AgentExists, create_agent
+
+    config = load_config()
+    with database(config) as conn:
+        if agent_id_by_email(conn, email) is not None:
+            raise click.ClickException(f"an agent with email {email} already exists")
+    password = read_password(password_stdin)
+    with database(config) as conn:
+        try:
+            row = create_agent(conn, email=email, name=name, password=password, is_admin=admin)
+        except AgentExists as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"added agent {row['id']}: {row['name']} <{row['email']}>{' (admin)' if row['is_admin'] else ''}")
+    click.echo(f"They sign in at {config.public_url}/login")
+
+
+@agent.command("password")
+@click.option("--email", required=True, callback=validate_email, help="The agent's login.")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of standard input.")
+def agent_password(email: str, password_stdin: bool) -> None:
+    """Set a new password for an agent (e.g. the demo admin)."""
+    config = load_config()
+    with database(config) as conn:
+        agent_id = agent_id_by_email(conn, email)
+    if agent_id is None:
+        raise click.ClickException(f"no agent has the email {email}")
+    password = read_password(password_stdin)
+    with database(config) as conn:
+        set_agent_password(conn, agent_id, password)
+    click.echo(f"password changed for {email}")
+
+
+# --- kb --------------------------------------------------------------------------------------
+
+
+@main.group()
+def kb() -> None:
+    """Manage the knowledge base the built-in bot answers from."""
+
+
+@kb.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, readable=True, path_type=Path))
+def kb_import(files: tuple[Path, ...]) -> None:
+    """Import articles from markdown or text FILES (a directory: its .md and .txt files).
+
+    A markdown file with # or ## headings gives one article per heading;
+    any other file is one article. Importing the same files again updates
+    their articles instead of adding copies.
+    """
+    from gateway.kb_import import UnreadableFile, expand_paths, read_articles, save_articles
+
+    paths = expand_paths(list(files))
+    if not paths:
+        raise click.ClickException("no .md or .txt files found in " + ", ".join(str(f) for f in files))
+    drafts_by_file = []
+    for path in paths:
+        try:
+            drafts_by_file.append((path, read_articles(path)))
+        except UnreadableFile as error:
+            raise click.ClickException(str(error)) from None
+    created = updated = 0
+    with database() as conn:
+        for path, drafts in drafts_by_file:
+            if not drafts:
+                click.echo(f"{path}: empty, skipped")
+                continue
+            new, changed = save_articles(conn, drafts)
+            created, updated = created + new, updated + changed
+            click.echo(f"{path}: {plural(len(drafts), 'article')}")
+    click.echo(f"imported {created} new, updated {updated}")
+
+
+# --- bench -----------------------------------------------------------------------------------
+
+from bench.cli import bench  # noqa: E402 - its own module; attached last, like any other group
+
+main.add_command(bench)
+
+
+if __name__ == "__main__":  # `python -m gateway.cli`, as `handoff run` starts its worker
+    main(prog_name="handoff")
