@@ -33,7 +33,7 @@ def bench() -> None:
 @click.option("--processes", type=click.IntRange(min=1), default=None,
               help="gunicorn processes (WEB_CONCURRENCY) for both apps  [default: $WEB_CONCURRENCY or 2]")
 @click.option("--max-requests", type=click.IntRange(min=100), default=None,
-              help="Pre-built requests per measurement (bounds it)  [default: 6000 per second of warm-up + window]")
+              help="Pre-built requests per measurement (bounds it)  [default: 4000 per second of warm-up + window]")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress still goes to stderr).")
 @click.option("--check", is_flag=True, help="Exit with status 1 if a target is missed.")
 def ingest(clients, seconds, warmup, senders, processes, max_requests, as_json, check) -> None:

@@ -49,8 +49,10 @@ from redis import Redis
 from bench import load
 from bench.floor_app import FLOOR_QUEUE, FLOOR_TABLE, create_table
 
-BENCH_DATABASE = os.environ.get("HANDOFF_BENCH_DATABASE", "handoff_bench")
-BENCH_REDIS_DB = int(os.environ.get("HANDOFF_BENCH_REDIS_DB", "13"))
+# Overridable (HANDOFF_BENCH_DATABASE, HANDOFF_BENCH_REDIS_DB) so that the benchmark
+# never shares state with the test suite (handoff_test, db 15) or development data.
+BENCH_DATABASE = "handoff_bench"
+BENCH_REDIS_DB = 13
 # What Twilio would call; the load generator signs against it, Handoff checks against it.
 PUBLIC_URL = "https://handoff-bench.example.com"
 HANDOFF_APP = "gateway.app:create_app()"
@@ -63,6 +65,8 @@ TARGET_RPS_RATIO = 0.6   # Handoff req/s >= 0.6 x the floor's at 50 clients
 TARGET_RPS_CLIENTS = 50
 TARGET_P99_MS = 15.0     # Handoff p99 <= 15 ms at 4 clients
 TARGET_P99_CLIENTS = 4
+# Above this many cores used by other processes during a window, say the figures are noisy.
+NOISY_OTHER_CORES = 0.25
 
 
 @dataclass
@@ -79,7 +83,7 @@ class Options:
             return self.max_requests
         # Far above what two cores can serve in warm-up + window (the bound only
         # guards against a runaway); the result says if it was reached.
-        return max(2000, int((self.warmup + self.seconds) * 6000))
+        return max(2000, int((self.warmup + self.seconds) * 4000))
 
 
 def say(message: str) -> None:
@@ -115,26 +119,28 @@ def backing_services(workdir: Path) -> Iterator[Backing]:
     from gateway import embedded
     from gateway.migrate import apply_migrations
 
+    database_name = os.environ.get("HANDOFF_BENCH_DATABASE") or BENCH_DATABASE
+    redis_db = int(os.environ.get("HANDOFF_BENCH_REDIS_DB") or BENCH_REDIS_DB)
     with ExitStack() as stack:
         configured_db = os.environ.get("DATABASE_URL")
         if configured_db:
-            say(f"  database: {_redacted(_with_path(configured_db, '/' + BENCH_DATABASE))} (created fresh)")
-            _recreate_database(configured_db, BENCH_DATABASE)
-            stack.callback(_drop_database, configured_db, BENCH_DATABASE)
-            database_url, database_kind = _with_path(configured_db, "/" + BENCH_DATABASE), "external"
+            say(f"  database: {_redacted(_with_path(configured_db, '/' + database_name))} (created fresh)")
+            _recreate_database(configured_db, database_name)
+            stack.callback(_drop_database, configured_db, database_name)
+            database_url, database_kind = _with_path(configured_db, "/" + database_name), "external"
         else:
             say("  database: starting embedded PostgreSQL in a temporary directory…")
             server = embedded.start_postgres(workdir / "postgres" / "data")
             stack.callback(server.stop)
-            database_url, database_kind = server.ensure_database(BENCH_DATABASE), "embedded"
+            database_url, database_kind = server.ensure_database(database_name), "embedded"
         apply_migrations(database_url)
         with psycopg.connect(database_url, autocommit=True) as conn:
             create_table(conn)
 
         configured_redis = os.environ.get("REDIS_URL")
         if configured_redis:
-            redis_url, redis_kind = _with_path(configured_redis, f"/{BENCH_REDIS_DB}"), "external"
-            say(f"  redis: {_redacted(redis_url)} (db {BENCH_REDIS_DB}, flushed)")
+            redis_url, redis_kind = _with_path(configured_redis, f"/{redis_db}"), "external"
+            say(f"  redis: {_redacted(redis_url)} (db {redis_db}, flushed)")
         else:
             say("  redis: starting embedded Valkey in a temporary directory…")
             valkey = embedded.start_redis(workdir / "redis", persist=False)
@@ -346,6 +352,42 @@ class CpuProbe:
         return result
 
 
+def connections_per_process(port: int, pids: list[int]) -> list[int] | None:
+    """How many established client connections to 127.0.0.1:port each process holds.
+
+    gunicorn's workers each accept on the shared socket, so with few keep-alive
+    clients one process may hold most of them (and its one GIL serves them all):
+    a cause of run-to-run variance worth showing.
+    """
+    try:
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    for line in f:
+                        fields = line.split()
+                        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                        if local_port == port and fields[3] == "01":  # ESTABLISHED
+                            inodes.add(fields[9])
+            except FileNotFoundError:
+                continue
+        counts = []
+        for pid in pids:
+            held = 0
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    held += 1
+            counts.append(held)
+        return counts
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
 def postgres_backend_pids(database_url: str) -> Callable[[], list[int]]:
     def pids() -> list[int]:
         try:
@@ -386,9 +428,11 @@ def measure(*, label: str, server: Gunicorn, clients: int, options: Options, run
     }
     generator = subprocess.Popen(
         [sys.executable, "-m", "bench.load"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, cwd=str(Path(__file__).resolve().parent.parent),
+        stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+        cwd=str(Path(__file__).resolve().parent.parent), env={**os.environ, "PYTHONIOENCODING": "utf-8"},
     )
     output: list[str] = []
+    spread = None
     reader = threading.Thread(target=lambda: output.append(generator.stdout.read()), daemon=True)
     cpu = None
     try:
@@ -401,6 +445,7 @@ def measure(*, label: str, server: Gunicorn, clients: int, options: Options, run
             line = line.rstrip("\n")
             if line == load.WINDOW_START:
                 probe.start()
+                spread = connections_per_process(server.port, server.worker_pids())
             elif line == load.WINDOW_END:
                 cpu = probe.stop()
             else:
@@ -415,6 +460,7 @@ def measure(*, label: str, server: Gunicorn, clients: int, options: Options, run
         raise RuntimeError(f"the load generator failed (exit {generator.returncode}) against {label}")
     result = json.loads(output[0])
     result["cpu"] = _cpu_per_request(cpu, result["requests"], result["window_seconds"]) if cpu else None
+    result["connections_per_process"] = spread
     return result
 
 
@@ -459,7 +505,7 @@ def run_ingest(options: Options) -> dict:
                 "PYTHONUNBUFFERED": "1",
             })
             say(f"  gunicorn: {processes} process(es) x {threads} threads (gthread) for each app; "
-                f"logs in {workdir}")
+                f"logs in {workdir} (removed at the end)")
             handoff = Gunicorn("Handoff", HANDOFF_APP, env, workdir / "handoff.log")
             floor = Gunicorn("floor", FLOOR_APP, env, workdir / "floor.log")
             for server in (handoff, floor):
@@ -492,6 +538,10 @@ def run_ingest(options: Options) -> dict:
                 point["ratio"] = _ratios(point["handoff"], point["floor"])
                 points.append(point)
 
+            log_tails = {
+                key: server.log_tail(20) for key, server in (("handoff", handoff), ("floor", floor))
+                if any(p[key]["non_200"] or p[key]["errors"] for p in points)
+            }
             stored = _stored_counts(backing.database_url)
             queued = _queued_jobs(backing.redis_url)
             say("  stopping servers, dropping the benchmark database, flushing the benchmark Redis db…")
@@ -510,6 +560,7 @@ def run_ingest(options: Options) -> dict:
         "points": points,
         "targets": _targets(points),
         "stored": stored,
+        "server_log_tails": log_tails,
         "queued_jobs": {**queued, "flushed": True,
                         "note": "no RQ worker runs: the jobs were left queued and flushed at the end; "
                                 "this measures the webhook path only"},
@@ -600,7 +651,7 @@ def format_report(report: dict) -> str:
         f"PostgreSQL {s['database']}, Redis {s['redis']}",
         "",
         f"{'clients':>7}  {'app':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-200':>7}"
-        f"   CPU ms/req: {'app':>5} {'pg':>5} {'redis':>5} {'load':>5} {'total':>5}   {'busy':>5} {'other':>6}",
+        f"   CPU ms/req: {'app':>5} {'pg':>5} {'redis':>5} {'load':>5} {'total':>5}   {'busy':>5} {'other':>6}  conns",
     ]
     for point in report["points"]:
         for key, name in (("handoff", "Handoff"), ("floor", "floor")):
@@ -613,7 +664,8 @@ def format_report(report: dict) -> str:
                 f"               {_num(per.get('app'), '.2f'):>5} {_num(per.get('postgres'), '.2f'):>5} "
                 f"{_num(per.get('redis'), '.2f'):>5} {_num(per.get('loadgen'), '.2f'):>5} "
                 f"{_num(_total_cpu(f), '.2f'):>5}   "
-                f"{_num(cpu.get('machine_busy_percent'), '.0f'):>4}% {_num(cpu.get('other_cores'), '.2f'):>6}"
+                f"{_num(cpu.get('machine_busy_percent'), '.0f'):>4}% {_num(cpu.get('other_cores'), '.2f'):>6}  "
+                f"{'+'.join(map(str, f.get('connections_per_process') or [])) or 'n/a'}"
             )
         r = point["ratio"]
         lines.append(f"{point['clients']:>7}  {'ratio':<8} {_num(r['rps'], '.2f'):>7}x {_num(r['p50'], '.2f'):>7}x "
@@ -627,6 +679,7 @@ def format_report(report: dict) -> str:
         "total: app + pg + redis. busy: the whole machine's CPU use; other: cores used by everything else",
         "(noise: other work on the machine, PostgreSQL's own background processes). On a saturated machine",
         "the req/s ratio tends to 1 / (total CPU ratio), which is steadier than req/s when other is large.",
+        "conns: the clients' keep-alive connections held by each gunicorn worker process.",
     ]
     warnings = []
     for point in report["points"]:
@@ -634,11 +687,19 @@ def format_report(report: dict) -> str:
             f = point[key]
             if f["errors"]:
                 warnings.append(f"{key} x{point['clients']}: client errors: {'; '.join(f['errors'][:3])}")
+            if f["reconnects"]:
+                warnings.append(f"{key} x{point['clients']}: {f['reconnects']} keep-alive connection(s) closed by the "
+                                "server and reopened")
             if f["non_200"]:
                 warnings.append(f"{key} x{point['clients']}: non-200 answers {f['statuses']}")
             if f["request_bound_reached"]:
                 warnings.append(f"{key} x{point['clients']}: the {s['max_requests_per_point']} pre-built requests ran "
                                 f"out; the window was shortened to {f['window_seconds']:.2f} s (raise --max-requests)")
+    noisiest = max(((p[key].get("cpu") or {}).get("other_cores") or 0.0)
+                   for p in report["points"] for key in ("handoff", "floor"))
+    if noisiest > NOISY_OTHER_CORES:
+        warnings.append(f"other work used up to {noisiest:.2f} of {s['cpus']} cores during the windows: req/s and p99 "
+                        "are noisy; compare the CPU ms/req columns, or rerun on a quiet machine")
     for key, stored_key in (("handoff", "handoff_messages"), ("floor", "floor_rows")):
         answered = sum(p[key]["statuses"].get("200", 0) for p in report["points"])
         if answered != report["stored"][stored_key]:
@@ -659,6 +720,8 @@ def format_report(report: dict) -> str:
     ]
     if warnings:
         lines += ["", "Warnings:"] + [f"  {w}" for w in warnings]
+    for key, tail in report.get("server_log_tails", {}).items():
+        lines += ["", f"Last lines of the {key} server's log:"] + [f"  {line}" for line in tail.splitlines()]
     return "\n".join(lines)
 
 

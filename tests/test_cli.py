@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -422,32 +423,35 @@ def test_worker_argument_errors(handoff):
     assert_one_line_error(dead_redis, "cannot connect to Redis", exit_code=1)
 
 
-def test_worker_stops_gracefully_on_sigterm(env):
+def test_worker_stops_gracefully_on_sigterm(env, redis):
+    from rq import Worker
+
     worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env={**os.environ, **env},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
-    listening = threading.Event()
-
-    def read():
-        for line in worker.stdout:
-            lines.append(line)
-            if "cleaning registries" in line:  # RQ's signal handlers are installed by then
-                listening.set()
-
-    reader = threading.Thread(target=read, daemon=True)
+    reader = threading.Thread(target=lambda: lines.extend(worker.stdout), daemon=True)
     reader.start()
     try:
-        assert listening.wait(30), "".join(lines)
+        # Idle (waiting for jobs) means RQ's own signal handlers are installed.
+        deadline = time.monotonic() + 30
+        while not any(w.pid == worker.pid and w.get_state() == "idle" for w in Worker.all(connection=redis)):
+            assert time.monotonic() < deadline and worker.poll() is None, "".join(lines)
+            time.sleep(0.1)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0, "".join(lines)
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        reader.join(5)
-        worker.stdout.close()
-    assert "warm shut down requested" in "".join(lines)
-    assert "Traceback" not in "".join(lines)
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)  # the worker and its scheduler process, whatever happened
+        except ProcessLookupError:
+            pass
+        worker.wait()
+        reader.join(10)
+        if not reader.is_alive():
+            worker.stdout.close()
+    output = "".join(lines)
+    assert "warm shut down requested" in output
+    assert "Scheduler with PID" in output and "has stopped" in output
+    assert "Traceback" not in output
 
 
 # --- the demo seed ---------------------------------------------------------------------------

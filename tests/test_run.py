@@ -102,10 +102,11 @@ class HandoffRun:
             code = self.process.wait(timeout=timeout)
         finally:
             if self.process.poll() is None:
-                self.process.kill()
+                self.process.kill()  # its children get SIGTERM from the kernel (parent-death signal)
                 self.process.wait()
-            self.reader.join(5)
-            self.process.stdout.close()
+            self.reader.join(30)
+            if not self.reader.is_alive():  # closing a pipe another thread reads would block
+                self.process.stdout.close()
         return code
 
 

@@ -76,7 +76,7 @@ def test_invalid_token_starts_a_new_visitor(client, channel):
 def test_unknown_widget_key_is_404(client, channel):
     response = client.post("/api/widget/wk_nobody/session", json={})
     assert response.status_code == 404
-    assert response.get_json()["error"] == "no web channel has this widget key"
+    assert response.get_json()["error"] == "no web channel is configured for wk_nobody"
 
 
 @pytest.mark.parametrize("body, field", [
@@ -103,6 +103,20 @@ def test_name_and_email_are_recorded_on_the_visitor_contact(client, db, channel)
     contact = fetch_one(db, "SELECT name, email FROM contacts")
     assert contact == {"name": "Grace Hopper", "email": "grace@example.com"}
     assert fetch_one(db, "SELECT profile_name FROM contact_identities")["profile_name"] == "Grace Hopper"
+
+
+def test_returning_visitor_can_give_a_name_and_email_later(client, db, channel):
+    session = widget_session(client, channel.address)
+    post_widget_message(client, session["visitor_token"], QUESTION)
+    assert fetch_one(db, "SELECT name, email FROM contacts") == {"name": None, "email": None}
+
+    widget_session(client, channel.address, visitor_token=session["visitor_token"], name="Grace", email="g@example.com")
+    assert fetch_one(db, "SELECT name, email FROM contacts") == {"name": "Grace", "email": "g@example.com"}
+
+    # A different, unclaimed email never overwrites the one the contact has.
+    widget_session(client, channel.address, visitor_token=session["visitor_token"], email="other@example.com")
+    assert fetch_one(db, "SELECT name, email FROM contacts") == {"name": "Grace", "email": "g@example.com"}
+    assert count(db, "contacts") == 1
 
 
 def test_email_joins_the_visitor_to_the_contact_who_has_it(client, db, channel):

@@ -24,11 +24,16 @@ WIDGET_FROM = """messages m
     LEFT JOIN agents a ON a.id = m.agent_id"""
 
 
-def find_identity(conn, channel_id: int, visitor_id: str) -> dict | None:
-    return conn.execute(
+def find_visitor(conn, channel_id: int, visitor_id: str) -> dict | None:
+    """The visitor's identity {id, contact_id, conversation_id}, or None for a
+    visitor who never wrote nor gave a name or email."""
+    identity = conn.execute(
         "SELECT id, contact_id FROM contact_identities WHERE channel_id = %(channel_id)s AND address = %(address)s",
         {"channel_id": channel_id, "address": visitor_id},
     ).fetchone()
+    if identity is None:
+        return None
+    return {**identity, "conversation_id": current_conversation_id(conn, identity["id"])}
 
 
 def current_conversation_id(conn, identity_id: int) -> int | None:
@@ -80,24 +85,20 @@ def message_by_provider_id(conn, channel_id: int, provider_message_id: str) -> d
 def remember_visitor(conn, channel_id: int, visitor_id: str, *, name: str | None, email: str | None) -> dict:
     """The visitor's identity, created if needed, with the name and email they gave.
 
-    A name fills a contact that has none. An email held by another live
+    A name fills a contact that has none (ensure_identity does it). An email held by another live
     contact joins the visitor to that contact (with their conversations); a
     free email is recorded on a contact that has none. An email never
     overwrites a different one already on the contact.
     """
     identity = contacts.ensure_identity(conn, channel_id, visitor_id, profile_name=name, email=email)
-    if name:
-        conn.execute(
-            "UPDATE contacts SET name = %(name)s, updated_at = now() WHERE id = %(id)s AND name IS NULL",
-            {"id": identity["contact_id"], "name": name},
-        )
     if email:
         identity = _claim_email(conn, identity, email)
     return identity
 
 
 def _claim_email(conn, identity: dict, email: str) -> dict:
-    contact = conn.execute("SELECT id, email FROM contacts WHERE id = %(id)s", {"id": identity["contact_id"]}).fetchone()
+    contact = conn.execute("SELECT id, email FROM contacts WHERE id = %(id)s",
+                           {"id": identity["contact_id"]}).fetchone()
     if contact["email"] and contact["email"].lower() == email.lower():
         return identity
     holder = _live_contact_with_email(conn, email)

@@ -28,9 +28,9 @@ from gateway import ingest, live
 from gateway.db import transaction
 from gateway.services import Services, services
 from gateway.store import visitors
-from gateway.store.channels import ChannelRow, find_channel, get_channel
+from gateway.store.channels import ChannelRow, get_channel
 from gateway.web.errors import ApiError
-from gateway.web.webhooks import after_commit
+from gateway.web.webhooks import after_commit, channel_or_404
 
 log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__, url_prefix="/api/widget")
@@ -65,15 +65,6 @@ class StreamQuery(TranscriptQuery):
 
 
 # --- channel, visitor, origin --------------------------------------------------------
-
-
-def web_channel_or_404(widget_key: str) -> ChannelRow:
-    with services().pool.connection() as conn:
-        channel = find_channel(conn, web.kind, widget_key)
-    if channel is None:
-        raise ApiError(404, "no web channel has this widget key",
-                       {"hint": "use the widget key of a web channel, or add one: `handoff channel add web --name Website`"})
-    return admit(channel)
 
 
 def authenticated_visitor(token: str | None) -> tuple[web.Visitor, ChannelRow]:
@@ -112,9 +103,9 @@ def cross_origin_headers(response: Response) -> Response:
     channel = g.get("widget_channel")
     # Errors before a channel is known (a bad token, an unknown key) are
     # readable too, so that a widget can tell them from a network failure.
+    response.vary.add("Origin")
     if origin and (channel is None or origin_allowed(channel, origin)):
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.vary.add("Origin")
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
@@ -150,28 +141,22 @@ def widget_message(row: dict) -> dict:
 def start_session(widget_key: str):
     """A new visitor, or the one the token names (a returning visitor keeps their
     conversation). A name or email is recorded on the visitor's contact."""
-    channel = web_channel_or_404(widget_key)
+    channel = admit(channel_or_404(web.kind, widget_key))
     body = SessionBody().load(json_body())
     secret = services().config.secret_key
     visitor = web.read_visitor_token(secret, body["visitor_token"])
     if visitor is None or visitor.channel_id != channel.id:
         visitor = web.Visitor(channel_id=channel.id, visitor_id=web.new_visitor_id())
     name = (body["name"] or "").strip() or None
-    conversation_id = None
-    if name or body["email"]:
-        with transaction(services().pool) as conn:
-            identity = visitors.remember_visitor(conn, channel.id, visitor.visitor_id, name=name, email=body["email"])
-            conversation_id = visitors.current_conversation_id(conn, identity["id"])
-    else:
-        # A visitor who has not written yet is only a token: nothing is stored.
-        with services().pool.connection() as conn:
-            identity = visitors.find_identity(conn, channel.id, visitor.visitor_id)
-            if identity:
-                conversation_id = visitors.current_conversation_id(conn, identity["id"])
+    with transaction(services().pool) as conn:
+        if name or body["email"]:
+            visitors.remember_visitor(conn, channel.id, visitor.visitor_id, name=name, email=body["email"])
+        # A visitor who has not written nor said who they are is only a token: nothing is stored.
+        found = visitors.find_visitor(conn, channel.id, visitor.visitor_id)
     return jsonify(
         visitor_token=web.issue_visitor_token(secret, visitor),  # fresh: 30 more days
         visitor_id=visitor.visitor_id,
-        conversation_id=conversation_id,
+        conversation_id=found["conversation_id"] if found else None,
     )
 
 
@@ -194,14 +179,11 @@ def post_message():
 def transcript():
     visitor, channel = authenticated_visitor(bearer_token())
     after = TranscriptQuery().load(request.args)["after"]
-    rows, conversation_id = [], None
     with services().pool.connection() as conn:
-        identity = visitors.find_identity(conn, channel.id, visitor.visitor_id)
-        if identity:
-            rows = visitors.visitor_messages(conn, identity["id"], after_id=after, limit=TRANSCRIPT_PAGE + 1)
-            conversation_id = visitors.current_conversation_id(conn, identity["id"])
+        found = visitors.find_visitor(conn, channel.id, visitor.visitor_id)
+        rows = visitors.visitor_messages(conn, found["id"], after_id=after, limit=TRANSCRIPT_PAGE + 1) if found else []
     return jsonify(messages=[widget_message(row) for row in rows[:TRANSCRIPT_PAGE]],
-                   has_more=len(rows) > TRANSCRIPT_PAGE, conversation_id=conversation_id)
+                   has_more=len(rows) > TRANSCRIPT_PAGE, conversation_id=found["conversation_id"] if found else None)
 
 
 @bp.get("/stream")
@@ -219,12 +201,11 @@ def stream():
     position = StreamQuery().load(query)
     after = position["last_event_id"] if position["last_event_id"] is not None else position["after"]
     with services().pool.connection() as conn:
-        identity = visitors.find_identity(conn, channel.id, visitor.visitor_id)
-        conversation_id = visitors.current_conversation_id(conn, identity["id"]) if identity else None
-    if conversation_id is None:
+        found = visitors.find_visitor(conn, channel.id, visitor.visitor_id)
+    if found is None or found["conversation_id"] is None:
         return Response(status=204)
     events = message_events(
-        services(), identity["id"], conversation_id, after,
+        services(), found["id"], found["conversation_id"], after,
         heartbeat_seconds=current_app.config.get("WIDGET_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
         stream_seconds=current_app.config.get("WIDGET_STREAM_SECONDS", STREAM_SECONDS),
     )
