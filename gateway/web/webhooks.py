@@ -14,23 +14,15 @@ from redis.exceptions import RedisError
 
 from channels import messenger, whatsapp
 from channels.base import InboundMessage, Watermark
-from gateway import ingest, jobs, live
+from gateway import ingest, live
 from gateway.db import transaction
 from gateway.services import services
-from gateway.store.channels import ChannelRow, find_channel
+from gateway.store.channels import ChannelRow
 from gateway.web.errors import ApiError
+from gateway.web.intake import after_commit, channel_or_404
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
-
-
-def channel_or_404(kind: str, address: str) -> ChannelRow:
-    with services().pool.connection() as conn:
-        channel = find_channel(conn, kind, address)
-    if channel is None:
-        raise ApiError(404, f"no {kind} channel is configured for {address}",
-                       {"hint": "add it with `handoff channel add " + kind + "`"})
-    return channel
 
 
 def signed_url() -> str:
@@ -38,22 +30,6 @@ def signed_url() -> str:
     proxy-facing request.url), which is what Twilio signs."""
     query = request.query_string.decode("latin-1")
     return services().config.public_url + request.path + (f"?{query}" if query else "")
-
-
-def after_commit(stored: list[ingest.StoredMessage]) -> None:
-    """Hand the stored messages to the workers and the live inbox.
-
-    If Redis is down the messages are safe in PostgreSQL: the sweeper
-    enqueues them once it is back, so the provider still gets its 200.
-    """
-    redis = services().redis
-    for item in stored:
-        try:
-            jobs.enqueue_inbound(redis, item.message_id)
-            live.publish(redis, "message.created", item.conversation_id, message_id=item.message_id)
-        except RedisError as error:
-            log.warning("message %s stored but not enqueued (Redis: %s); the sweeper will pick it up",
-                        item.message_id, error)
 
 
 # --- WhatsApp through Twilio ----------------------------------------------------------

@@ -30,7 +30,7 @@ from gateway.services import Services, services
 from gateway.store import visitors
 from gateway.store.channels import ChannelRow, get_channel
 from gateway.web.errors import ApiError
-from gateway.web.webhooks import after_commit, channel_or_404
+from gateway.web.intake import after_commit, channel_or_404
 
 log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__, url_prefix="/api/widget")
