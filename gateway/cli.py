@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NoReturn
 from urllib.parse import urlsplit
 
 import click
@@ -225,7 +225,7 @@ def ensure_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             raise click.ClickException(
-                f"cannot listen on {host}:{port} ({error.strerror or error}): choose another with --port"
+                f"cannot listen on {host}:{port} ({error.strerror or error}): choose another --port (or --host)"
             ) from None
 
 
@@ -285,7 +285,7 @@ def wait_until_ready(url: str, supervisor, signals, timeout: float) -> None:
         signals.sleep(0.25)
 
 
-def stop_quietly(name: str | None, stop) -> None:
+def stop_and_report(name: str | None, stop) -> None:
     """Run one stop step of `handoff run`; a failure is reported, and the other steps still run."""
     try:
         stop()
@@ -343,6 +343,9 @@ def run(port: int, host: str, data_dir: Path, demo: bool) -> None:
             f"another `handoff run` ({holder}) is already using {shown_path(var)}: stop it first, "
             "or give this one another --data-dir"
         ) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot use {shown_path(var)} as the data directory: "
+                                   f"{error.strerror or error}") from None
 
     ensure_port_free(host, port)
     signals = SignalWatch().install()
@@ -353,7 +356,7 @@ def run(port: int, host: str, data_dir: Path, demo: bool) -> None:
         running.callback(lock.release)
         running.callback(signals.restore)
         try:
-            exit_code = run_everything(running, supervisor, signals, login, base, var, host, port, demo)
+            run_until_stopped(running, supervisor, signals, login, base, var, host, port, demo)
         except StopRequested as stop:
             login.show_if_pending()
             click.echo(f"\nStopping ({stop})...")
@@ -375,10 +378,10 @@ def run(port: int, host: str, data_dir: Path, demo: bool) -> None:
     sys.exit(exit_code)
 
 
-def run_everything(running: ExitStack, supervisor, signals, login: UnshownLogin, base: Config, var: Path,
-                   host: str, port: int, demo: bool) -> int:
-    """Start everything, each stop registered on `running`; wait until a signal
-    (raises StopRequested) or a child exits (raises ChildExited)."""
+def run_until_stopped(running: ExitStack, supervisor, signals, login: UnshownLogin, base: Config, var: Path,
+                   host: str, port: int, demo: bool) -> NoReturn:
+    """Start everything, each stop registered on `running`, and supervise; ends
+    by raising: StopRequested (a signal), ChildExited, or a ClickException."""
     from gateway import embedded
     from gateway.migrate import apply_migrations
 
@@ -398,7 +401,7 @@ def run_everything(running: ExitStack, supervisor, signals, login: UnshownLogin,
             raise click.ClickException(f"the embedded PostgreSQL did not start ({one_line(error)}): "
                                        f"see {shown_path(var / 'postgres' / 'log')}") from None
 
-        running.callback(stop_quietly, "PostgreSQL", postgres.stop)
+        running.callback(stop_and_report, "PostgreSQL", postgres.stop)
         try:
             database_url = postgres.ensure_database("handoff")
         except psycopg.Error as error:
@@ -417,7 +420,7 @@ def run_everything(running: ExitStack, supervisor, signals, login: UnshownLogin,
             raise click.ClickException(f"the embedded Valkey did not start ({one_line(error)}): "
                                        f"see {shown_path(var / 'valkey' / 'valkey.log')}") from None
 
-        running.callback(stop_quietly, "Valkey", valkey.stop)
+        running.callback(stop_and_report, "Valkey", valkey.stop)
         redis_url = valkey.url
     signals.check()
 
@@ -464,7 +467,7 @@ def run_everything(running: ExitStack, supervisor, signals, login: UnshownLogin,
     supervisor.start("worker", [sys.executable, "-m", "gateway.cli", "worker"], env)
     supervisor.copy_output()
 
-    running.callback(stop_quietly, None, lambda: supervisor.stop(
+    running.callback(stop_and_report, None, lambda: supervisor.stop(
         STOP_TIMEOUT, hurry=lambda: signals.hurry, report=lambda line: echo(f"  {line}")))
     wait_until_ready(f"http://{local_host(host)}:{port}/readyz", supervisor, signals, READY_TIMEOUT)
 

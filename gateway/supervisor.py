@@ -99,10 +99,6 @@ class SignalWatch:
             raise StopRequested(signum)
 
     @property
-    def requested(self) -> bool:
-        return self.signum is not None
-
-    @property
     def hurry(self) -> bool:
         return self.count > 1
 
