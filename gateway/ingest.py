@@ -22,29 +22,27 @@ class StoredMessage:
 
 def store_inbound_message(conn, channel: ChannelRow, message: InboundMessage) -> StoredMessage | None:
     """The stored message, or None when it is a duplicate delivery."""
-    if messages.exists(conn, channel.id, message.provider_message_id):
+    fields = {
+        "channel_id": channel.id, "sender_address": message.sender_address,
+        "profile_name": message.profile_name, "provider_message_id": message.provider_message_id,
+        "text": message.text, "attachments": [a.as_dict() for a in message.attachments],
+        "payload": message.payload, "metadata": dict(message.metadata),
+    }
+    stored = messages.insert_inbound(conn, **fields)
+    if stored["message_id"] is None and not stored["duplicate"]:
+        # A new sender, or no open conversation: create them, then store.
+        identity = contacts.ensure_identity(
+            conn, channel.id, message.sender_address,
+            profile_name=message.profile_name, phone=message.phone, email=message.email,
+        )
+        conversations.open_conversation_for(
+            conn, channel_id=channel.id, contact_id=identity["contact_id"], identity_id=identity["id"],
+            mode=channel.mode, team_id=channel.team_id,
+        )
+        stored = messages.insert_inbound(conn, **fields)
+    if stored["duplicate"]:
         return None
-    identity = contacts.ensure_identity(
-        conn, channel.id, message.sender_address,
-        profile_name=message.profile_name, phone=message.phone, email=message.email,
-    )
-    conversation = conversations.open_conversation_for(
-        conn, channel_id=channel.id, contact_id=identity["contact_id"], identity_id=identity["id"],
-        mode=channel.mode, team_id=channel.team_id,
-    )
-    message_id = messages.insert_inbound(
-        conn,
-        conversation_id=conversation["id"],
-        channel_id=channel.id,
-        provider_message_id=message.provider_message_id,
-        text=message.text,
-        attachments=[a.as_dict() for a in message.attachments],
-        payload=message.payload,
-        metadata=dict(message.metadata),
-    )
-    if message_id is None:  # a concurrent retry of the same message won the insert
-        return None
-    return StoredMessage(message_id=message_id, conversation_id=conversation["id"])
+    return StoredMessage(message_id=stored["message_id"], conversation_id=stored["conversation_id"])
 
 
 def apply_status_update(conn, channel: ChannelRow, update: StatusUpdate) -> dict | None:

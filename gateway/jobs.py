@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue, Retry
 
 QUEUES = ("high", "default", "low")
@@ -24,10 +25,11 @@ def queue(redis: Redis, name: str) -> Queue:
     return Queue(name, connection=redis)
 
 
-def enqueue_inbound(redis: Redis, message_id: int) -> None:
+def enqueue_inbound(redis: Redis, message_id: int, pipeline: Pipeline | None = None) -> None:
+    """With a pipeline, the job is saved when the caller executes it."""
     queue(redis, "default").enqueue(
         "workers.inbound.process_inbound", message_id, retry=CRASH_RETRY,
-        description=f"process inbound message {message_id}",
+        description=f"process inbound message {message_id}", pipeline=pipeline,
     )
 
 

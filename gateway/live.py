@@ -11,6 +11,7 @@ import json
 from typing import Iterator
 
 from redis import Redis
+from redis.client import Pipeline
 
 INBOX_CHANNEL = "handoff:live:inbox"
 
@@ -20,11 +21,16 @@ def conversation_channel(conversation_id: int) -> str:
 
 
 def publish(redis: Redis, event_type: str, conversation_id: int, **data) -> None:
-    payload = json.dumps({"type": event_type, "conversation_id": conversation_id, **data}, default=str)
     with redis.pipeline(transaction=False) as pipe:
-        pipe.publish(conversation_channel(conversation_id), payload)
-        pipe.publish(INBOX_CHANNEL, payload)
+        add_publish(pipe, event_type, conversation_id, **data)
         pipe.execute()
+
+
+def add_publish(pipe: Pipeline, event_type: str, conversation_id: int, **data) -> None:
+    """Queue the event on a pipeline the caller executes (one round trip for many events)."""
+    payload = json.dumps({"type": event_type, "conversation_id": conversation_id, **data}, default=str)
+    pipe.publish(conversation_channel(conversation_id), payload)
+    pipe.publish(INBOX_CHANNEL, payload)
 
 
 def subscribe(redis: Redis, channel: str, *, heartbeat_seconds: float = 15.0) -> Iterator[dict | None]:

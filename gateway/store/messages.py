@@ -20,30 +20,57 @@ PUBLIC_COLUMNS = """id, conversation_id, direction, sender, agent_id, text, atta
     status, error_code, private, bot_confidence, created_at"""
 
 
-def insert_inbound(conn, *, conversation_id: int, channel_id: int, provider_message_id: str, text: str,
-                   attachments: list, payload: str | None, metadata: dict) -> int | None:
-    """Store a customer's message; None if this provider id was stored already."""
+def insert_inbound(conn, *, channel_id: int, sender_address: str, profile_name: str | None,
+                   provider_message_id: str, text: str, attachments: list, payload: str | None,
+                   metadata: dict) -> dict:
+    """Store a customer's message on the open conversation of a known sender,
+    in one statement (this is the webhook's hot path).
+
+    Returns {"duplicate", "message_id", "conversation_id"}: duplicate when this
+    provider id was stored already (nothing is changed then); message_id None
+    when the sender or their open conversation does not exist yet, so the
+    caller creates them and calls again.
+    """
     row = conn.execute(
         """
-        INSERT INTO messages (conversation_id, channel_id, direction, sender, text, attachments, payload,
-                              provider_message_id, status, metadata)
-        VALUES (%(conversation_id)s, %(channel_id)s, 'inbound', 'customer', %(text)s, %(attachments)s,
-                %(payload)s, %(provider_message_id)s, 'received', %(metadata)s)
-        ON CONFLICT (channel_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
-        RETURNING id
+        WITH duplicate AS (
+            SELECT 1 FROM messages WHERE channel_id = %(channel_id)s AND provider_message_id = %(pid)s
+        ), identity AS (
+            UPDATE contact_identities
+               SET last_seen_at = now(), profile_name = coalesce(%(profile_name)s, profile_name)
+             WHERE channel_id = %(channel_id)s AND address = %(address)s AND NOT EXISTS (SELECT 1 FROM duplicate)
+            RETURNING id, contact_id
+        ), named AS (
+            -- A contact first seen without a name takes the first one offered.
+            UPDATE contacts c SET name = %(profile_name)s, updated_at = now()
+              FROM identity
+             WHERE c.id = identity.contact_id AND c.name IS NULL AND %(profile_name)s::text IS NOT NULL
+        ), conversation AS (
+            UPDATE conversations cv
+               SET last_message_at = now(), last_customer_message_at = now(), updated_at = now()
+              FROM identity
+             WHERE cv.identity_id = identity.id AND cv.status <> 'resolved'
+            RETURNING cv.id
+        ), inserted AS (
+            INSERT INTO messages (conversation_id, channel_id, direction, sender, text, attachments, payload,
+                                  provider_message_id, status, metadata)
+            SELECT conversation.id, %(channel_id)s, 'inbound', 'customer', %(text)s, %(attachments)s,
+                   %(payload)s, %(pid)s, 'received', %(metadata)s
+              FROM conversation
+            ON CONFLICT (channel_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+            RETURNING id, conversation_id
+        )
+        SELECT EXISTS (SELECT 1 FROM duplicate) AS duplicate,
+               (SELECT id FROM inserted) AS message_id,
+               (SELECT id FROM conversation) AS conversation_id
         """,
-        {"conversation_id": conversation_id, "channel_id": channel_id, "text": text,
-         "attachments": Jsonb(attachments), "payload": payload,
-         "provider_message_id": provider_message_id, "metadata": Jsonb(metadata)},
+        {"channel_id": channel_id, "address": sender_address, "profile_name": profile_name,
+         "pid": provider_message_id, "text": text, "attachments": Jsonb(attachments), "payload": payload,
+         "metadata": Jsonb(metadata)},
     ).fetchone()
-    return row["id"] if row else None
-
-
-def exists(conn, channel_id: int, provider_message_id: str) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM messages WHERE channel_id = %(channel_id)s AND provider_message_id = %(pid)s",
-        {"channel_id": channel_id, "pid": provider_message_id},
-    ).fetchone() is not None
+    if row["conversation_id"] is not None and row["message_id"] is None:
+        row["duplicate"] = True  # a concurrent retry of the same message won the insert
+    return row
 
 
 def insert_outbound(conn, *, conversation_id: int, channel_id: int, sender: str, text: str,

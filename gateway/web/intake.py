@@ -12,15 +12,14 @@ from redis.exceptions import RedisError
 
 from gateway import ingest, jobs, live
 from gateway.services import services
-from gateway.store.channels import ChannelRow, find_channel
+from gateway.store.channels import ChannelRow
 from gateway.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 
 
 def channel_or_404(kind: str, address: str) -> ChannelRow:
-    with services().pool.connection() as conn:
-        channel = find_channel(conn, kind, address)
+    channel = services().channels.find(services().pool, kind, address)
     if channel is None:
         raise ApiError(404, f"no {kind} channel is configured for {address}",
                        {"hint": "add it with `handoff channel add " + kind + "`"})
@@ -28,16 +27,21 @@ def channel_or_404(kind: str, address: str) -> ChannelRow:
 
 
 def after_commit(stored: list[ingest.StoredMessage]) -> None:
-    """Hand the stored messages to the workers and the live inbox.
+    """Hand the stored messages to the workers and the live inbox, in one
+    Redis round trip.
 
     If Redis is down the messages are safe in PostgreSQL: the sweeper
     enqueues them once it is back, so the provider still gets its 200.
     """
+    if not stored:
+        return
     redis = services().redis
-    for item in stored:
-        try:
-            jobs.enqueue_inbound(redis, item.message_id)
-            live.publish(redis, "message.created", item.conversation_id, message_id=item.message_id)
-        except RedisError as error:
-            log.warning("message %s stored but not enqueued (Redis: %s); the sweeper will pick it up",
-                        item.message_id, error)
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            for item in stored:
+                jobs.enqueue_inbound(redis, item.message_id, pipeline=pipe)
+                live.add_publish(pipe, "message.created", item.conversation_id, message_id=item.message_id)
+            pipe.execute()
+    except RedisError as error:
+        log.warning("message(s) %s stored but not enqueued (Redis: %s); the sweeper will pick them up",
+                    ", ".join(str(item.message_id) for item in stored), error)
