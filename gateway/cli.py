@@ -723,19 +723,6 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-# TODO(store): these two belong in gateway/store/agents.py (find by email, set password).
-def agent_id_by_email(conn, email: str) -> int | None:
-    row = conn.execute("SELECT id FROM agents WHERE lower(email) = lower(%(email)s)", {"email": email}).fetchone()
-    return row["id"] if row else None
-
-
-def set_agent_password(conn, agent_id: int, password: str) -> None:
-    from werkzeug.security import generate_password_hash
-
-    conn.execute("UPDATE agents SET password_hash = %(hash)s WHERE id = %(id)s",
-                 {"hash": generate_password_hash(password), "id": agent_id})
-
-
 @agent.command("add")
 @click.option("--email", required=True, callback=validate_email, help="Their login.")
 @click.option("--name", required=True, callback=validate_name, help="The name customers and colleagues see.")
@@ -743,17 +730,17 @@ def set_agent_password(conn, agent_id: int, password: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def add_agent(email: str, name: str, admin: bool, password_stdin: bool) -> None:
     """Add an agent (asks for the password, hidden, twice)."""
-    from gateway.store.agents import AgentExists, create_agent
+    from gateway.store import agents
 
     config = load_config()
     with database(config) as conn:
-        if agent_id_by_email(conn, email) is not None:
+        if agents.agent_id_by_email(conn, email) is not None:
             raise click.ClickException(f"an agent with email {email} already exists")
     password = read_password(password_stdin)
     with database(config) as conn:
         try:
-            row = create_agent(conn, email=email, name=name, password=password, is_admin=admin)
-        except AgentExists as error:
+            row = agents.create_agent(conn, email=email, name=name, password=password, is_admin=admin)
+        except agents.AgentExists as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"added agent {row['id']}: {row['name']} <{row['email']}>{' (admin)' if row['is_admin'] else ''}")
     click.echo(f"They sign in at {config.public_url}/login")
@@ -764,14 +751,16 @@ def add_agent(email: str, name: str, admin: bool, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of standard input.")
 def agent_password(email: str, password_stdin: bool) -> None:
     """Set a new password for an agent (e.g. the demo admin)."""
+    from gateway.store import agents
+
     config = load_config()
     with database(config) as conn:
-        agent_id = agent_id_by_email(conn, email)
+        agent_id = agents.agent_id_by_email(conn, email)
     if agent_id is None:
         raise click.ClickException(f"no agent has the email {email}")
     password = read_password(password_stdin)
     with database(config) as conn:
-        set_agent_password(conn, agent_id, password)
+        agents.set_password(conn, agent_id, password)
     click.echo(f"password changed for {email}")
 
 

@@ -20,7 +20,9 @@ def open_pool(database_url: str, *, size: int = 10, name: str = "handoff") -> Co
         database_url,
         min_size=1,
         max_size=max(1, size),
-        kwargs={"row_factory": dict_row, "autocommit": False},
+        # Autocommit: a lone statement is its own transaction (one round trip,
+        # no BEGIN/COMMIT); several statements go in transaction() below.
+        kwargs={"row_factory": dict_row, "autocommit": True},
         name=name,
         open=False,
     )
@@ -30,7 +32,8 @@ def open_pool(database_url: str, *, size: int = 10, name: str = "handoff") -> Co
 
 @contextmanager
 def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
-    """A connection in a transaction: committed on success, rolled back on error."""
+    """A connection in a transaction (BEGIN ... COMMIT): committed on success,
+    rolled back on error."""
     with pool.connection() as conn:
         with conn.transaction():
             yield conn

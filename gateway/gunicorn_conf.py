@@ -16,3 +16,6 @@ keepalive = 5
 timeout = 120
 graceful_timeout = 10
 accesslog = os.environ.get("ACCESS_LOG") or None
+# gunicorn's control socket lives at one fixed path per user, shared by every
+# gunicorn on the machine (two Handoffs, the benchmark's two apps): off.
+control_socket_disable = True

@@ -1,4 +1,4 @@
-"""Store what a channel delivered, in the caller's transaction.
+"""Store what a channel delivered.
 
 Shared by every webhook and the widget API: a message lands on its contact,
 identity and open conversation; a provider retry of the same message is
@@ -21,7 +21,12 @@ class StoredMessage:
 
 
 def store_inbound_message(conn, channel: ChannelRow, message: InboundMessage) -> StoredMessage | None:
-    """The stored message, or None when it is a duplicate delivery."""
+    """The stored message, or None when it is a duplicate delivery.
+
+    Atomic on its own: a known sender's message is one statement, and the
+    creation of a new sender and conversation runs in a (nested) transaction,
+    so callers need a transaction only to group several messages.
+    """
     fields = {
         "channel_id": channel.id, "sender_address": message.sender_address,
         "profile_name": message.profile_name, "provider_message_id": message.provider_message_id,
@@ -31,15 +36,16 @@ def store_inbound_message(conn, channel: ChannelRow, message: InboundMessage) ->
     stored = messages.insert_inbound(conn, **fields)
     if stored["message_id"] is None and not stored["duplicate"]:
         # A new sender, or no open conversation: create them, then store.
-        identity = contacts.ensure_identity(
-            conn, channel.id, message.sender_address,
-            profile_name=message.profile_name, phone=message.phone, email=message.email,
-        )
-        conversations.open_conversation_for(
-            conn, channel_id=channel.id, contact_id=identity["contact_id"], identity_id=identity["id"],
-            mode=channel.mode, team_id=channel.team_id,
-        )
-        stored = messages.insert_inbound(conn, **fields)
+        with conn.transaction():
+            identity = contacts.ensure_identity(
+                conn, channel.id, message.sender_address,
+                profile_name=message.profile_name, phone=message.phone, email=message.email,
+            )
+            conversations.open_conversation_for(
+                conn, channel_id=channel.id, contact_id=identity["contact_id"], identity_id=identity["id"],
+                mode=channel.mode, team_id=channel.team_id,
+            )
+            stored = messages.insert_inbound(conn, **fields)
     if stored["duplicate"]:
         return None
     return StoredMessage(message_id=stored["message_id"], conversation_id=stored["conversation_id"])

@@ -46,6 +46,19 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16))
 
 
+def agent_id_by_email(conn, email: str) -> int | None:
+    row = conn.execute("SELECT id FROM agents WHERE lower(email) = lower(%(email)s)",
+                       {"email": email.strip()}).fetchone()
+    return row["id"] if row else None
+
+
+def set_password(conn, agent_id: int, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    conn.execute("UPDATE agents SET password_hash = %(hash)s WHERE id = %(id)s",
+                 {"hash": generate_password_hash(password), "id": agent_id})
+
+
 def authenticate(conn, email: str, password: str) -> dict | None:
     """The agent with this email and password, or None (also for disabled agents)."""
     row = conn.execute(

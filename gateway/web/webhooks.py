@@ -48,7 +48,7 @@ def twilio_channel(address: str) -> ChannelRow:
 def twilio_whatsapp():
     channel = twilio_channel(whatsapp.channel_address_of_inbound(request.form))
     message = whatsapp.parse_inbound(request.form)
-    with transaction(services().pool) as conn:
+    with services().pool.connection() as conn:
         stored = ingest.store_inbound_message(conn, channel, message)
     if stored is None:
         log.info("duplicate Twilio delivery of %s ignored", message.provider_message_id)
