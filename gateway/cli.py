@@ -178,6 +178,10 @@ def worker(burst: bool, queues: list[str]) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     context.configure(config)
+    if config.ai_provider != "kb":
+        logging.getLogger("handoff.worker").warning(
+            "AI_PROVIDER=%s is not available in this version yet: the built-in knowledge-base bot answers",
+            config.ai_provider)
     stop_clock = threading.Event()
     clock = None
     if not burst:  # a burst worker exits as soon as the queues are empty
