@@ -1,4 +1,4 @@
-"""/demo: the page, and a real browser chatting through it with the bot."""
+"""/demo: a sample page with the real widget, and a real browser chatting through it with the bot."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tests.conftest import PUBLIC_URL
 from tests.helpers import LiveServer, add_article, add_web_channel
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,15 +31,18 @@ def test_page_chats_on_the_first_web_channel(client, db):
     add_web_channel(db, name="Second site")
     response = client.get("/demo")
     page = response.get_data(as_text=True)
-    assert f'data-widget-key="{first.address}"' in page
+    # The real widget, as a business embeds it, on the first channel; no chat code of its own.
+    assert f'<script src="/widget.js" data-key="{first.address}" data-title="Website" async>' in page
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "<script src=\"/static/demo.js\"" in page
+    # The snippet to copy, with the public URL.
+    assert f'&lt;script src="{PUBLIC_URL}/widget.js" data-key="{first.address}" async&gt;&lt;/script&gt;' in page
 
 
 def test_key_picks_the_channel_and_an_unknown_key_is_404(client, db):
     add_web_channel(db, name="Website")
     second = add_web_channel(db, name="Second site")
-    assert f'data-widget-key="{second.address}"' in client.get(f"/demo?key={second.address}").get_data(as_text=True)
+    assert f'data-key="{second.address}"' in client.get(f"/demo?key={second.address}").get_data(as_text=True)
 
     response = client.get('/demo?key="><script>alert(1)</script>')
     assert response.status_code == 404
@@ -57,7 +61,8 @@ def test_knowledge_base_topics_are_escaped(client, db):
 
 
 def test_static_files_are_served(client):
-    for path in ("/static/demo.js", "/static/demo.css"):
+    for path in ("/static/demo.js", "/static/demo.css", "/static/chat-client.js", "/static/widget-launcher.js",
+                 "/widget.js"):
         with client.get(path) as response:
             assert response.status_code == 200
 
@@ -99,14 +104,15 @@ def page(browser, live_server):
     context.close()
 
 
-def send(page, text: str):
-    """Type and send a message; returns once the server has stored it."""
+def send(scope, text: str):
+    """Type and send a message in the widget (scope: the page or the widget's
+    element); returns once the server has stored it."""
     from playwright.sync_api import expect
 
-    confirmed = page.locator("#chat-log li.msg-customer[data-id]")
+    confirmed = scope.locator("#chat-log li.msg-customer[data-id]")
     before = confirmed.count()
-    page.fill("#chat-input", text)
-    page.press("#chat-input", "Enter")
+    scope.locator("#chat-input").fill(text)
+    scope.locator("#chat-input").press("Enter")
     expect(confirmed).to_have_count(before + 1)
     return confirmed.nth(before)
 
@@ -117,8 +123,12 @@ def test_visitor_chats_with_the_bot_in_a_browser(db, run_jobs, live_server, page
     add_web_channel(db, name="Acme Store")
     add_article(db, "Shipping", SHIPPING)
     page.goto(live_server.url + "/demo")
+    page.click("#open-chat")
+    expect(page.get_by_role("dialog", name="Acme Store")).to_be_visible()
     expect(page.locator("#chat-status")).to_have_text("Online · we usually answer at once")
-    expect(page.locator(".chat-header h2")).to_have_text("Acme Store")
+    expect(page.locator("#chat-input")).to_be_focused()
+    # The widget's styles hold under the page's strict CSP (no inline style).
+    assert page.locator(".launcher").evaluate("element => getComputedStyle(element).position") == "fixed"
 
     send(page, "How long does shipping take for my order?")
     run_jobs()  # the web process enqueued the job before it answered the POST
@@ -135,8 +145,10 @@ def test_visitor_chats_with_the_bot_in_a_browser(db, run_jobs, live_server, page
     run_jobs()
     expect(bot).to_have_count(2)
 
-    # A reload continues the same conversation (the token is in localStorage).
+    # A reload continues the same conversation (the token is in localStorage),
+    # in the panel the visitor left open.
     page.reload()
+    expect(page.get_by_role("dialog", name="Acme Store")).to_be_visible()
     expect(page.locator("#chat-log li.msg")).to_have_count(4)
     expect(page.locator("#chat-log li.msg-customer .msg-text").nth(1)).to_have_text(XSS)
     assert page.locator("#chat-log img, #chat-log b").count() == 0
@@ -158,5 +170,7 @@ def test_topic_buttons_fill_the_question(db, live_server, page):
     add_article(db, "Shipping", SHIPPING)
     page.goto(live_server.url + "/demo")
     page.click("button.topic")
+    expect(page.get_by_role("dialog")).to_be_visible()
     expect(page.locator("#chat-input")).to_have_value("Shipping")
+    expect(page.locator("#chat-input")).to_be_focused()
     assert page.problems == []

@@ -1,8 +1,11 @@
-"""/demo: a plain page with a chat box that talks to the widget API.
+"""/demo: a sample business page with the real chat widget on it.
 
-It chats on the web channel named by ?key=, else the first web channel; with
-none it says how to create one. The page's script inserts every message with
-textContent, and its Content-Security-Policy allows no inline script at all.
+It is what a business's customers see: the page embeds /widget.js with the
+snippet `handoff channel add web` prints, for the web channel named by ?key=,
+else the first web channel; with none it says how to create one. The widget
+inserts every message with textContent, and the page's Content-Security-Policy
+allows no inline script at all (nor inline style: the widget's styles are a
+constructed style sheet in its shadow root).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def demo_page():
             channel = next(iter(list_channels(conn, web.kind)), None)
         topics = [article["title"] for article in kb.list_articles(conn)[:TOPICS_SHOWN]]
     status = 404 if key and channel is None else 200
-    response = make_response(render_template("demo.html", channel=channel, requested_key=key, topics=topics), status)
+    response = make_response(render_template("demo.html", channel=channel, requested_key=key, topics=topics,
+                                             public_url=services().config.public_url), status)
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
