@@ -29,6 +29,8 @@ from tests.fakes.graph_api import FakeGraph
 from tests.fakes.twilio_api import FakeTwilio
 from workers import context
 
+pytest_plugins = ["tests.browser"]
+
 # Overridable so that two test runs on one machine do not share state.
 TEST_DATABASE = os.environ.get("HANDOFF_TEST_DATABASE", "handoff_test")
 TEST_REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "15"))

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
 
-import pytest
 
 from tests.conftest import PUBLIC_URL
-from tests.helpers import LiveServer, add_article, add_web_channel
+from tests.helpers import add_article, add_web_channel
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-# Generous: the suite shares a machine with other work, and expect() polls, never sleeps.
-BROWSER_TIMEOUT_MS = 20_000
 SHIPPING = "Orders ship within 2 business days. Tracking numbers arrive by email."
 XSS = "<img src=x onerror=alert(1)> is this <b>bold</b>?"
 
@@ -68,40 +61,6 @@ def test_static_files_are_served(client):
 
 
 # --- in a real browser -------------------------------------------------------------------
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) for browser tests")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def live_server(app):
-    # A closed page frees its stream (and the server thread the teardown joins) quickly.
-    app.config.update(WIDGET_HEARTBEAT_SECONDS=0.5, WIDGET_STREAM_SECONDS=30)
-    with LiveServer(app) as server:
-        yield server
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    page.problems = []  # console errors (a CSP violation is one), dialogs (an alert would be XSS)
-    page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
-    page.on("pageerror", lambda error: page.problems.append(str(error)))
-    page.on("dialog", lambda dialog: (page.problems.append("dialog: " + dialog.message), dialog.dismiss()))
-    yield page
-    context.close()
 
 
 def send(scope, text: str):

@@ -4,13 +4,10 @@ The last test drives the real app in headless Chromium (Debian's, through
 Playwright) with hostile customer text.
 """
 
-import os
 import re
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from werkzeug.serving import make_server
 
 from gateway.store.channels import create_channel
 from gateway.store.events import record_event
@@ -24,7 +21,6 @@ from tests.helpers import (
     seed_conversation,
 )
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = "/tmp/inbox.png"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -229,32 +225,6 @@ def test_customer_text_is_escaped_everywhere(agent_client, db):
 
 # --- In a real browser ---------------------------------------------------------------------------
 
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
-
-
 def test_browser_logs_in_and_shows_hostile_text_literally(live_server, browser, db, agent):
     whatsapp = add_whatsapp_channel(db, name="Support WhatsApp")
     web = add_web_channel(db)
@@ -295,12 +265,12 @@ def test_browser_logs_in_and_shows_hostile_text_literally(live_server, browser, 
     page.on("console", lambda message: csp_violations.append(message.text)
             if "Content Security Policy" in message.text else None)
 
-    page.goto(f"{live_server}/inbox/conversations/{hostile}")
-    assert page.url == f"{live_server}/login?next=/inbox/conversations/{hostile}"
+    page.goto(f"{live_server.url}/inbox/conversations/{hostile}")
+    assert page.url == f"{live_server.url}/login?next=/inbox/conversations/{hostile}"
     page.fill("#email", AGENT_EMAIL)
     page.fill("#password", AGENT_PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/conversations/{hostile}")
+    page.wait_for_url(f"{live_server.url}/inbox/conversations/{hostile}")
 
     texts = page.locator(".msg-customer .msg-text").all_inner_texts()
     assert texts[:2] == ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
@@ -314,12 +284,12 @@ def test_browser_logs_in_and_shows_hostile_text_literally(live_server, browser, 
     assert csp_violations == []
     page.screenshot(path=SCREENSHOT, full_page=True)
 
-    page.goto(f"{live_server}/inbox")
+    page.goto(f"{live_server.url}/inbox")
     assert page.locator(".conv-row").count() == 3
     assert page.locator(".conv-row").first.locator(".conv-name").inner_text() == "Grace Hopper"
     assert dialogs == [] and csp_violations == []
 
     page.click("button:has-text('Log out')")
-    page.wait_for_url(f"{live_server}/login")
-    page.goto(f"{live_server}/inbox")
-    assert page.url.startswith(f"{live_server}/login")
+    page.wait_for_url(f"{live_server.url}/login")
+    page.goto(f"{live_server.url}/inbox")
+    assert page.url.startswith(f"{live_server.url}/login")

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from gateway import live
-from tests import test_demo_page
 from tests.conftest import PUBLIC_URL
 from tests.helpers import (
     LiveServer,
@@ -20,9 +19,6 @@ from tests.helpers import (
     fetch_one,
 )
 from tests.test_demo_page import SHIPPING, XSS, send
-
-# The browser fixtures of the /demo tests: Debian's Chromium, the app served live, one page per test.
-browser, live_server, page = test_demo_page.browser, test_demo_page.live_server, test_demo_page.page
 
 STATIC = Path(__file__).resolve().parent.parent / "gateway" / "web" / "static"
 ONLINE = "Online · we usually answer at once"
