@@ -28,7 +28,7 @@ him his how i if in into is it its itself just me more most my myself no nor not
 other our ours out over own same she should so some such than that the their theirs them then there these
 they this those through to too under until up very was we were what when where which while who whom why
 will with would you your yours yourself please thanks thank hi hello hey can't cannot don't i'm i've
-tell know want need get long take much many way like make does
+tell know want need get long take much many way like make does offer provide able possible
 """.split())
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
