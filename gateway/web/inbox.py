@@ -81,10 +81,13 @@ def conversation(conversation_id: int):
 def contact_label(row: dict) -> str:
     """What to call a contact: name, channel profile name, phone, email, address."""
     for key in ("contact_name", "name", "identity_profile_name", "contact_phone", "phone", "contact_email",
-                "email", "identity_address"):
+                "email"):
         if row.get(key):
             return row[key]
-    return "Unknown contact"
+    address = row.get("identity_address") or ""
+    if address.startswith("v_"):  # an anonymous widget visitor: a short, stable handle
+        return f"Visitor {address[2:8]}"
+    return address or "Unknown contact"
 
 
 @bp.app_template_filter("ago")
