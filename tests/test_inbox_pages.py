@@ -293,3 +293,13 @@ def test_browser_logs_in_and_shows_hostile_text_literally(live_server, browser, 
     page.wait_for_url(f"{live_server.url}/login")
     page.goto(f"{live_server.url}/inbox")
     assert page.url.startswith(f"{live_server.url}/login")
+
+
+def test_contacts_are_named_by_the_best_thing_known_about_them():
+    from gateway.web.inbox import contact_label
+
+    assert contact_label({"contact_name": "Ada", "contact_phone": "+15551230001"}) == "Ada"
+    assert contact_label({"contact_name": None, "contact_phone": "+15551230001"}) == "+15551230001"
+    assert contact_label({"identity_address": "v_39affea266b348858954e7611b4e0c85"}) == "Visitor 39affe"
+    assert contact_label({"identity_address": "2345678901"}) == "2345678901"  # a Messenger PSID
+    assert contact_label({}) == "Unknown contact"
