@@ -64,7 +64,7 @@ def test_message_stored_while_redis_is_down_is_answered_once_redis_is_back(
     assert message["processed_at"] is None
     assert queued_jobs(redis) == 0
 
-    assert sweep() == {"inbound": [message["id"]], "outbound": []}
+    assert sweep() == {"inbound": [message["id"]], "outbound": [], "early_receipts_forgotten": 0}
     run_jobs()
 
     assert inbound(db)["processed_at"] is not None
@@ -95,7 +95,7 @@ def test_reply_committed_before_redis_failed_is_sent_by_the_sweeper(client, conf
     assert bot_reply(db)["status"] == "pending"
 
     configure_workers(config, sweep_after_seconds=0)
-    assert sweep() == {"inbound": [], "outbound": [bot_reply(db)["id"]]}
+    assert sweep() == {"inbound": [], "outbound": [bot_reply(db)["id"]], "early_receipts_forgotten": 0}
     run_jobs()
 
     assert bot_reply(db)["status"] == "queued"
@@ -107,7 +107,7 @@ def test_recent_messages_are_left_to_their_own_jobs(client, db, run_jobs):
     post_twilio(client, WEBHOOK, whatsapp_form())
 
     # config.sweep_after_seconds is 60: a message stored just now is not swept
-    assert sweep() == {"inbound": [], "outbound": []}
+    assert sweep() == {"inbound": [], "outbound": [], "early_receipts_forgotten": 0}
 
 
 def test_answered_and_sent_messages_are_not_swept(client, db, redis, sweep_everything, run_jobs, fake_twilio):
@@ -115,7 +115,7 @@ def test_answered_and_sent_messages_are_not_swept(client, db, redis, sweep_every
     post_twilio(client, WEBHOOK, whatsapp_form())
     run_jobs()
 
-    assert sweep() == {"inbound": [], "outbound": []}
+    assert sweep() == {"inbound": [], "outbound": [], "early_receipts_forgotten": 0}
     assert queued_jobs(redis) == 0
 
 
@@ -149,7 +149,7 @@ def test_send_whose_worker_died_is_sent_again_after_its_lease(client, db, redis,
     redis.flushdb()
     reply_id = claimed_reply(db, "now() - interval '1 minute'")  # the worker crashed mid-send
 
-    assert sweep() == {"inbound": [], "outbound": [reply_id]}
+    assert sweep() == {"inbound": [], "outbound": [reply_id], "early_receipts_forgotten": 0}
     run_jobs()
 
     reply = bot_reply(db)
@@ -183,3 +183,16 @@ def test_overdue_retry_is_sent(client, db, redis, sweep_everything, run_jobs, fa
     reply = bot_reply(db)
     assert (reply["status"], reply["attempts"]) == ("queued", 2)
     assert len(fake_twilio.sent()) == 1
+
+
+def test_early_receipts_of_messages_that_never_appear_are_forgotten_after_a_day(db, sweep_everything):
+    channel = add_whatsapp_channel(db)
+    with db() as conn:
+        conn.execute(
+            "INSERT INTO early_receipts (channel_id, provider_message_id, status, received_at) VALUES"
+            " (%(c)s, 'SMold', 'delivered', now() - interval '25 hours'),"
+            " (%(c)s, 'SMnew', 'delivered', now() - interval '1 hour')",
+            {"c": channel.id},
+        )
+    assert sweep()["early_receipts_forgotten"] == 1
+    assert [row["provider_message_id"] for row in fetch_all(db, "SELECT * FROM early_receipts")] == ["SMnew"]

@@ -31,13 +31,14 @@ def sweep() -> dict:
     with transaction(ctx.pool) as conn:
         inbound = messages.unprocessed_inbound(conn, age)
         outbound = messages.due_outbound(conn, age)
+        forgotten = messages.forget_stale_early_receipts(conn)
     for message_id in inbound:
         jobs.enqueue_inbound(ctx.redis, message_id)
     for message_id in outbound:
         jobs.enqueue_send(ctx.redis, message_id)
     if inbound or outbound:
         log.warning("sweeper re-enqueued %s inbound and %s outbound message(s)", len(inbound), len(outbound))
-    return {"inbound": inbound, "outbound": outbound}
+    return {"inbound": inbound, "outbound": outbound, "early_receipts_forgotten": forgotten}
 
 
 def run_sweeper_clock(redis: Redis, stop: threading.Event, every_seconds: float = 30.0) -> None:

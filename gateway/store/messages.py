@@ -318,3 +318,14 @@ def due_outbound(conn, older_than_seconds: int, limit: int = 500) -> list[int]:
         {"age": older_than_seconds, "limit": limit},
     ).fetchall()
     return [r["id"] for r in rows]
+
+
+# A receipt whose message never shows up (a message sent from the same number
+# outside Handoff) would otherwise be kept forever.
+EARLY_RECEIPT_LIFETIME = "1 day"
+
+
+def forget_stale_early_receipts(conn) -> int:
+    return conn.execute(
+        f"DELETE FROM early_receipts WHERE received_at < now() - interval '{EARLY_RECEIPT_LIFETIME}'"
+    ).rowcount
