@@ -11,6 +11,7 @@ from gateway.app import create_app
 from gateway.jobs import QUEUES, queue
 from tests.helpers import (
     add_whatsapp_channel,
+    fetch_all,
     configure_workers,
     fetch_one,
     post_twilio,
