@@ -71,12 +71,21 @@ InboundEvent = InboundMessage | StatusUpdate | Watermark
 
 
 @dataclass(frozen=True)
+class QuickReply:
+    """A button under a message (Messenger quick reply, widget button); tapping
+    it sends `payload` back as the customer's message payload."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     recipient_address: str
     text: str
     sender: str = "bot"           # bot | agent | system: decides Messenger's messaging_type/tag
     attachments: Sequence[Attachment] = ()
-    quick_replies: Sequence[str] = ()
+    quick_replies: Sequence[QuickReply] = ()
     # WhatsApp templates outside the 24-hour window.
     template_sid: str | None = None
     template_variables: Mapping[str, str] = field(default_factory=dict)

@@ -240,7 +240,8 @@ class MessengerChannel:
         body: dict[str, Any] = {"text": fit_text(message.text)}
         if message.quick_replies:
             body["quick_replies"] = [
-                {"content_type": "text", "title": title[:20], "payload": title} for title in message.quick_replies
+                {"content_type": "text", "title": reply.title[:20], "payload": reply.payload}
+                for reply in message.quick_replies
             ]
         payload: dict[str, Any] = {"recipient": {"id": message.recipient_address}}
         if message.messenger_tag:

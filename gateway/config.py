@@ -36,7 +36,7 @@ class Config:
     openai_model: str = "gpt-4o-mini"
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-4-6"
     smtp_url: str | None = None
     slack_webhook_url: str | None = None
     # Seconds to wait before each retry of a failed outbound send; the

@@ -82,8 +82,12 @@ def test_bot_reply_is_exactly_recipient_response_and_text(client, db, run_jobs, 
     shipping_bot(client, db)
     run_jobs()
     [sent] = fake_graph.sent()
-    assert sent == {"recipient": {"id": PSID}, "messaging_type": "RESPONSE",
-                    "message": {"text": "Orders ship within 2 business days. Tracking numbers arrive by email."}}
+    # The bot's first answer greets once and offers a person as a quick reply.
+    assert sent == {"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {
+        "text": "Hi! I'm the virtual assistant. Ask me anything, or ask for a person at any time.\n\n"
+                "Orders ship within 2 business days. Tracking numbers arrive by email.",
+        "quick_replies": [{"content_type": "text", "title": "Talk to an agent", "payload": "HANDOFF_TALK_TO_AGENT"}],
+    }}
 
 
 def test_bot_reply_goes_to_the_configured_version_with_the_page_token(client, db, run_jobs, fake_graph):

@@ -58,7 +58,7 @@ def test_message_stored_while_redis_is_down_is_answered_once_redis_is_back(
         client_without_redis, db, redis, sweep_everything, run_jobs, fake_twilio):
     add_whatsapp_channel(db)
 
-    response = post_twilio(client_without_redis, WEBHOOK, whatsapp_form(body="is anyone there?"))
+    response = post_twilio(client_without_redis, WEBHOOK, whatsapp_form(body="what are your opening hours?"))
 
     assert response.status_code == 200
     message = inbound(db)

@@ -1,51 +1,149 @@
 """process_inbound(message_id): the conversation state machine for one customer message.
 
-Serialized per conversation by a row lock on the conversation, and
-idempotent: a message is answered once (processed_at, and the unique bot
+1. Under the conversation's row lock: skip what is processed or owned by a
+   person, then ask the trigger engine whether a person should take over
+   before the bot answers (an explicit request, an urgent topic...).
+2. Outside any transaction: the responder answers (an LLM may take seconds;
+   no lock or connection is held meanwhile).
+3. Under the lock again, since a person may have replied meanwhile: the
+   confidence triggers decide between sending the answer and escalating.
+
+Idempotent: a message is answered once (processed_at, and the unique bot
 reply per inbound message), however often its job runs.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from gateway import jobs, live
+from gateway.bot_settings import load_bot_settings
 from gateway.db import transaction
-from gateway.store import conversations, kb, messages
+from gateway.store import conversations, events, kb, messages
 from workers import context
-from workers.brain.kb import KnowledgeBase
+from workers.brain import Reply, responder_for
+from workers.brain.details import extract_details, merge_details
+from workers.escalation import escalate_conversation
+from workers.triggers import TALK_TO_AGENT, ConversationState, Decision, TriggerConfig, Turn, evaluate_message, evaluate_reply
 
 log = logging.getLogger(__name__)
 
 
 def process_inbound(message_id: int) -> str:
     ctx = context.current()
-    reply_id = None
     with transaction(ctx.pool) as conn:
-        message = messages.get_message(conn, message_id)
-        if message is None or message["direction"] != "inbound":
-            log.warning("inbound message %s not found; nothing to do", message_id)
-            return "missing"
-        conversation = conversations.lock_conversation(conn, message["conversation_id"])
-        # Re-read under the lock: another job may have just answered it.
-        message = messages.get_message(conn, message_id)
-        if message["processed_at"] is not None:
-            log.info("message %s already processed", message_id)
-            return "already processed"
-        if conversation["status"] != "bot":
+        loaded = _lock_unprocessed(conn, message_id)
+        if isinstance(loaded, str):
+            return loaded
+        message, conversation = loaded
+        settings = load_bot_settings(conn)
+        trigger_config = TriggerConfig.from_settings(settings)
+        known = conversations.brain_context(conn, conversation["id"], message_id)
+        turn = Turn(text=message["text"], payload=message["payload"])
+        before = evaluate_message(_state(conversation, known), turn, trigger_config)
+        if before.escalate:
+            notice_id = escalate_conversation(conn, conversation, before, message_id)
             messages.mark_processed(conn, message_id)
-            log.info("message %s: conversation %s is with a human (%s); bot stays silent",
-                     message_id, conversation["id"], conversation["status"])
-            return "human"
-        reply = KnowledgeBase(kb.list_articles(conn)).answer(message["text"])
-        reply_id = messages.insert_outbound(
-            conn, conversation_id=conversation["id"], channel_id=message["channel_id"], sender="bot",
-            text=reply.text, reply_to_id=message_id, bot_confidence=reply.confidence,
-            metadata={"sources": list(reply.sources)},
+        else:
+            articles = kb.list_articles(conn)
+    if before.escalate:
+        _after_commit(ctx, conversation["id"], notice_id, escalated=True)
+        return "escalated"
+
+    provider = settings["provider"] or ctx.config.ai_provider
+    reply = responder_for(replace(ctx.config, ai_provider=provider)).answer(known["history"], turn.text, articles)
+
+    with transaction(ctx.pool) as conn:
+        loaded = _lock_unprocessed(conn, message_id)
+        if isinstance(loaded, str):  # a person took over while the bot was thinking
+            return loaded
+        message, conversation = loaded
+        if reply.detail.get("small_talk"):  # "hi", "thanks": not an answer, so no confidence to judge
+            after = Decision(low_confidence_streak=conversation["low_confidence_streak"])
+        else:
+            after = evaluate_reply(_state(conversation, known), turn, 0.0 if reply.failed else reply.confidence,
+                                   reply.needs_human, trigger_config)
+        conversations.record_bot_turn(
+            conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
+            collected=merge_details(conversation["collected"], extract_details(message["text"])),
         )
+        if after.escalate:
+            sent_id = escalate_conversation(conn, conversation, after, message_id)
+        else:
+            offer = before if before.offer_human else after
+            sent_id = _store_bot_answer(conn, conversation, message_id, reply, offer, known, settings)
         messages.mark_processed(conn, message_id)
-    log.info("message %s answered by message %s (confidence %.2f)", message_id, reply_id, reply.confidence)
-    if reply_id is not None:
-        jobs.enqueue_send(ctx.redis, reply_id)
-        live.publish(ctx.redis, "message.created", conversation["id"], message_id=reply_id)
-    return "answered"
+    _after_commit(ctx, conversation["id"], sent_id, escalated=after.escalate)
+    log.info("message %s: %s (confidence %.2f%s)", message_id, "escalated" if after.escalate else "answered",
+             reply.confidence, ", responder failed" if reply.failed else "")
+    return "escalated" if after.escalate else "answered"
+
+
+def _lock_unprocessed(conn, message_id: int) -> tuple[dict, dict] | str:
+    """(message, conversation) with the conversation locked, or why there is nothing to do."""
+    message = messages.get_message(conn, message_id)
+    if message is None or message["direction"] != "inbound":
+        log.warning("inbound message %s not found; nothing to do", message_id)
+        return "missing"
+    conversation = conversations.lock_conversation(conn, message["conversation_id"])
+    # Re-read under the lock: another job may have just answered it.
+    message = messages.get_message(conn, message_id)
+    if message["processed_at"] is not None:
+        log.info("message %s already processed", message_id)
+        return "already processed"
+    if conversation["status"] != "bot":
+        messages.mark_processed(conn, message_id)
+        log.info("message %s: conversation %s is with a person (%s); the bot stays silent",
+                 message_id, conversation["id"], conversation["status"])
+        return "human"
+    return message, conversation
+
+
+def _state(conversation: dict, known: dict) -> ConversationState:
+    return ConversationState(
+        status=conversation["status"],
+        already_escalated=conversation["escalated_at"] is not None,
+        low_confidence_streak=conversation["low_confidence_streak"],
+        bot_answer_count=known["bot_answer_count"],
+        previous_texts=known["previous_customer_texts"],
+        human_offered=known["human_offered"],
+        contact_vip=known["contact_vip"],
+        contact_attributes=known["contact_attributes"],
+        channel_kind=known["channel_kind"],
+    )
+
+
+def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, offer: Decision, known: dict,
+                      settings: dict) -> int | None:
+    """The bot's answer, greeting the customer on its first one and offering a
+    person the way the channel allows (a quick reply, a button, a hint)."""
+    kind = known["channel_kind"]
+    first_answer = known["bot_answer_count"] == 0
+    text = reply.text
+    if first_answer:
+        greeting = settings["greeting"][kind] or settings["greeting"]["default"]
+        text = f"{greeting}\n\n{text}"
+    offer_human = offer.offer_human or first_answer
+    if offer_human and kind == "whatsapp":  # WhatsApp has no quick replies outside templates
+        text = f"{text}\n\n{settings['talk_to_agent']['whatsapp_hint']}"
+    metadata = {"sources": list(reply.sources), "offered_human": offer_human}
+    if offer_human:
+        metadata["quick_replies"] = [{"title": settings["talk_to_agent"]["label"], "payload": TALK_TO_AGENT}]
+    if reply.failed:
+        metadata["responder_error"] = reply.detail.get("error")
+    if offer.offer_human:
+        events.record_event(conn, "trigger.offered_human", conversation_id=conversation["id"],
+                            message_id=message_id, detail=offer.event_detail())
+    return messages.insert_outbound(
+        conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="bot",
+        text=text, reply_to_id=message_id, bot_confidence=reply.confidence, metadata=metadata,
+    )
+
+
+def _after_commit(ctx, conversation_id: int, message_id: int | None, *, escalated: bool) -> None:
+    if escalated:
+        live.publish(ctx.redis, "conversation.escalated", conversation_id)
+    if message_id is not None:
+        jobs.enqueue_send(ctx.redis, message_id)
+        live.publish(ctx.redis, "message.created", conversation_id, message_id=message_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from channels.base import OutboundMessage, SendError
+from channels.base import OutboundMessage, QuickReply, SendError
 from channels.messenger import MessengerChannel
 from channels.web import WebChannel
 from channels.whatsapp import WhatsAppChannel
@@ -48,6 +48,8 @@ def outbound_message(claimed: dict, channel: ChannelRow, config: Config) -> Outb
         sender=claimed["sender"],
         status_callback_url=status_callback,
         messenger_tag=messenger_tag(claimed) if channel.kind == "messenger" else None,
+        quick_replies=tuple(QuickReply(reply["title"], reply["payload"])
+                            for reply in claimed["metadata"].get("quick_replies", ())),
     )
 
 

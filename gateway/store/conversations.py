@@ -9,6 +9,8 @@ identity is open (status <> 'resolved').
 
 from __future__ import annotations
 
+from psycopg.types.json import Jsonb
+
 
 def open_conversation_for(conn, *, channel_id: int, contact_id: int, identity_id: int, mode: str,
                           team_id: int | None, customer_message: bool = True) -> dict:
@@ -214,3 +216,64 @@ def conversation_events(conn, conversation_id: int, *, limit: int = 200) -> list
         """,
         {"id": conversation_id, "limit": limit},
     ).fetchall()
+
+
+# --- what the bot brain needs -------------------------------------------------------------
+
+def brain_context(conn, conversation_id: int, before_message_id: int, history_limit: int = 20) -> dict:
+    """What the trigger engine and the responder know of a conversation before
+    the message `before_message_id`: the customer's earlier texts, how many
+    answers the bot gave, whether its last one offered a person, the contact's
+    VIP flag and attributes, the channel kind, and the recent exchange."""
+    row = conn.execute(
+        """
+        SELECT ch.kind AS channel_kind, ct.vip AS contact_vip, ct.attributes AS contact_attributes,
+               (SELECT count(*) FROM messages m
+                 WHERE m.conversation_id = cv.id AND m.sender = 'bot') AS bot_answer_count,
+               coalesce((SELECT (m.metadata->>'offered_human')::boolean FROM messages m
+                          WHERE m.conversation_id = cv.id AND m.sender = 'bot'
+                          ORDER BY m.id DESC LIMIT 1), false) AS human_offered
+          FROM conversations cv
+          JOIN channels ch ON ch.id = cv.channel_id
+          JOIN contacts ct ON ct.id = cv.contact_id
+         WHERE cv.id = %(id)s
+        """,
+        {"id": conversation_id},
+    ).fetchone()
+    recent = conn.execute(
+        """
+        SELECT sender, text FROM messages
+         WHERE conversation_id = %(id)s AND id < %(before)s AND NOT private
+         ORDER BY id DESC LIMIT %(limit)s
+        """,
+        {"id": conversation_id, "before": before_message_id, "limit": history_limit},
+    ).fetchall()[::-1]
+    row["history"] = recent
+    row["previous_customer_texts"] = tuple(m["text"] for m in recent if m["sender"] == "customer" and m["text"])
+    return row
+
+
+def record_bot_turn(conn, conversation_id: int, *, low_confidence_streak: int, collected: dict) -> None:
+    conn.execute(
+        """
+        UPDATE conversations
+           SET low_confidence_streak = %(streak)s, collected = %(collected)s, updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"id": conversation_id, "streak": low_confidence_streak, "collected": Jsonb(collected)},
+    )
+
+
+def mark_escalated(conn, conversation_id: int, *, team_id: int | None, priority: str, reason: str,
+                   detail: dict) -> None:
+    """The bot steps aside: the conversation waits in its team's queue."""
+    conn.execute(
+        """
+        UPDATE conversations
+           SET status = 'queued', team_id = coalesce(%(team_id)s, team_id), priority = %(priority)s,
+               escalation_reason = %(reason)s, escalation_detail = %(detail)s,
+               escalated_at = now(), updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"id": conversation_id, "team_id": team_id, "priority": priority, "reason": reason, "detail": Jsonb(detail)},
+    )

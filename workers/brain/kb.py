@@ -1,10 +1,27 @@
 """The built-in knowledge-base responder: BM25 over kb_articles, no key, no network.
 
-Articles are split into passages (paragraphs); the best passage for the
-customer's question is the answer. Its confidence is how much of the
-question's *informative* vocabulary (weighted by IDF) the passage covers, so
-an off-topic question, whose rare words appear in no article, scores low even
-when a common word matches.
+How it answers, in steps an admin can follow:
+
+1. Articles and questions go through the same text analysis: folded to
+   lowercase without accents, a few spellings unified ("e-mail", "gift
+   card"), stated lengths of time ("5 business days", "a week") made one
+   term, words stemmed and mapped to one term per concept ("package" and
+   "parcel" are one term), function words and conversational filler dropped.
+   Questions are also rewritten from how customers ask to the words help
+   articles use ("money back" -> refund, "how long" -> a length of time).
+2. Articles are split into passages (paragraphs; a heading, or a line that
+   ends in ":", stays with what follows it). A passage's terms are its
+   article's title, counted twice, and its text.
+3. A question word that no article uses is tried as a typo: one letter away
+   from a word the articles use ("adress" -> address).
+4. The confidence of a passage is its coverage: the share of the question's
+   informative vocabulary (terms weighted by IDF) that the passage contains.
+   A word that no article uses weighs more than any word they do use, so an
+   off-topic question scores low even when a common word ("order",
+   "account") matches. The answer is the passage with the best coverage,
+   BM25 breaking ties.
+5. Greetings, thanks and goodbyes get a short friendly reply, marked as small
+   talk (detail["small_talk"]) with confidence 0: it answers no question.
 """
 
 from __future__ import annotations
@@ -14,108 +31,266 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from workers.brain import Reply
 
 # Below this the bot does not pretend: it says it is not sure and offers a human.
 CONFIDENT = 0.5
 K1, B = 1.5, 0.75
+TITLE_REPEAT = 2  # a title term counts as this many occurrences in each of its passages
+# IDF is computed as if this many more passages, sharing no term with the
+# question, were in the knowledge base: with a handful of articles every
+# known word would otherwise weigh almost nothing next to an unknown one,
+# and the confidence of a small knowledge base would not mean what it means
+# for a large one.
+PRIOR_PASSAGES = 20
+# Only terms at least this long are tried as typos: shorter ones are one
+# letter away from too many other words ("truck" / "track").
+TYPO_MIN_LENGTH = 6
+TYPO_MATCH_WEIGHT = 0.8  # a corrected typo is weaker evidence than the word itself
+# A long passage is cut to the sentences that best match the question.
+ANSWER_MAX_CHARS = 600
 
 STOPWORDS = frozenset("""
-a about above after again all am an and any are as at be because been before being below between both but
-by can could did do does doing down during each few for from further had has have having he her here hers
-him his how i if in into is it its itself just me more most my myself no nor not now of off on once only or
-other our ours out over own same she should so some such than that the their theirs them then there these
-they this those through to too under until up very was we were what when where which while who whom why
-will with would you your yours yourself please thanks thank hi hello hey can't cannot don't i'm i've
-tell know want need get long take much many way like make does offer provide able possible
+a about above after again all also am an and any anyone anything are as at be because been before being below
+between both but by can could did do does doing down during each either else even ever every few for from
+further had has have having he her here hers him his how i if in into is it its itself just me more most my
+myself no nor not now of off on once only or other our ours out over own same she should so some someone
+something such than that the their theirs them then there these they this those through to too under until
+up us very was we were what when where which while who whom why will with would you your yours yourself
+yourselves already actually anyway maybe really still yet soon anywhere somewhere today tomorrow yesterday
+please pls plz thanks thank thx hi hello hey hiya guys u ur ok okay yes yeah yep
+dont doesnt didnt cant cannot wont isnt arent wasnt werent havent hasnt hadnt couldnt wouldnt shouldnt
+im ive id ill youre youve whats wheres hows whens whos thats theres heres lets
+tell know want need get got getting gonna wanna like make way long much many take keep mistake accidentally
+put came come show shown go going went happen see look try tried find found work use say said seem mean let
+offer provide able possible wondering question help kind sort bit lot lots guess think
 """.split())
 
-WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# Rewrites of the folded text of articles and questions alike: one spelling
+# for what is written several ways.
+SPELLINGS = [
+    (re.compile(r"\be[ -]?mail"), "email"),
+    (re.compile(r"\bphone (?:number|no)\b"), "phone"),
+    (re.compile(r"\bgift ?(?:card|certificate|voucher)s?\b"), "giftcard"),
+    (re.compile(r"\b(?:united kingdom|great britain|britain|england|scotland|wales)\b"), "uk"),
+    (re.compile(r"\bamerican express\b"), "amex"),
+    (re.compile(r"\b(?:sign|log) ?(?:in|on)\b|\blogin\b"), "signin"),
+    (re.compile(r"\bcheck ?out\b"), "checkout"),
+    (re.compile(r"\bpick ?(?:it |them )?up\b|\bpickup\b"), "pickup"),
+    (re.compile(r"\bshipping address"), "delivery address"),
+    (re.compile(r"\bcustomer (?:service|support|care)\b"), "contact"),
+    (re.compile(r"\bweekends?\b"), "saturday sunday"),
+    (re.compile(r"\b(\d{1,2})(am|pm)\b"), r"\1 \2"),
+    # A stated length of time is one term, so that a question about time
+    # meets the passages that state one.
+    (re.compile(r"\b(?:\d+|an?|one|two|three|four|five|six|seven|ten|few|couple(?: of)?|several)"
+                r"(?: (?:more|whole|full|business|working))? (?:days?|weeks?|hours?|months?)\b"), "duration"),
+]
+
+# How customers ask, rewritten to the words help articles use. Questions
+# only: in an article "your email" is the customer's, in a question it is ours.
+QUESTION_PHRASES = [
+    (re.compile(r"\bwhen (?:will|would|does|do|is|should) (?:it|they|(?:my|the|our) \w+) "
+                r"(?:arrive|get here|come|be delivered|be here|turn up|show up)\b"), "duration ship"),
+    (re.compile(r"\bhow (?:long|soon|quickly|fast)\b|\bhow many (?:days|weeks|hours)\b|\bdeadline\b|"
+                r"\bwhen (?:will|would|should|can i expect|(?:do|can|will) i (?:get|receive))\b|"
+                r"\btime (?:limit|frame|window)\b|\b(?:for|in) (?:days|weeks|ages)\b"), "duration"),
+    (re.compile(r"\bhow much\b"), "cost"),
+    (re.compile(r"\bmoney back\b"), "refund"),
+    (re.compile(r"\b(?:(?:is|its|it is|was|isnt) not here|never (?:came|arrived|showed up|got it|received)|"
+                r"(?:didnt|did not|havent|have not|hasnt|has not|never) (?:get|got|receive|received|arrived?|"
+                r"come|came|turned up|showed up)|nothing (?:came|arrived|showed up))\b"), "missing received"),
+    (re.compile(r"\b(?:send|sent|sending|bring|take|ship) (?:(?:it|them|this|that|something|stuff|everything|"
+                r"(?:the|my|an?) \w+) )?back\b"), "return"),
+    (re.compile(r"\b(?:call|phone|ring|email|reach|text|message|write to|talk to|speak to|speak with|"
+                r"get in touch with|get hold of) (?:you|u|your team|your support)\b"), "contact"),
+    (re.compile(r"\byour (email|phone)(?: address)?\b"), r"contact \1"),
+    (re.compile(r"\b(?:a )?number (?:i can|to|we can) call\b"), "contact phone"),
+    (re.compile(r"\bwhere (?:are you|is your (?:store|shop|office))(?: located| based)?\b"), "store"),
+    (re.compile(r"\b(?:close|deactivate|terminate|remove|erase) (?:my |the |our )?account\b"), "delete account"),
+    (re.compile(r"\b(?:need|have to have|have to create|must have|require) an? account\b"), "guest account"),
+    (re.compile(r"\b(?:do|does|will) (?:you|u|ya) take\b"), "accept"),
+    (re.compile(r"\b(?:send|sent|deliver|delivered|post|posted|mail|mailed) "
+                r"(?:(?:it|them|this|(?:my|the|an?) \w+) )?to\b"), "ship to"),
+]
+QUESTION_REWRITES = QUESTION_PHRASES + SPELLINGS
+
+# Words that mean the same in customer support, mapped to one term (after
+# stemming, so plurals and tenses follow).
+SYNONYMS = {
+    "package": "parcel", "packet": "parcel", "shipment": "parcel", "box": "parcel",
+    "product": "item", "stuff": "item", "thing": "item",
+    "reimburse": "refund", "reimbursement": "refund",
+    "cancellation": "cancel", "cancelled": "cancel",
+    "telephone": "phone", "cellphone": "phone",
+    "cracked": "broken", "smashed": "broken", "shattered": "broken", "broke": "broken",
+    "incorrect": "wrong",
+    "price": "cost", "fee": "cost",
+    "abroad": "international", "overseas": "international", "worldwide": "international",
+    "customs": "duty",
+    "swap": "exchange",
+    "colour": "color",
+    "shop": "store", "showroom": "store", "boutique": "store",
+    "pw": "password", "passcode": "password", "passwd": "password",
+    "remove": "delete", "erase": "delete",
+    "purchase": "buy", "bought": "buy",
+    "trace": "track",
+    "delivery": "ship",  # the service; "delivered" (the event) stays itself
+    "arrive": "receive",
+    "update": "change", "modify": "change", "edit": "change", "stuck": "change",
+    "together": "combine",
+}
+
+WORD = re.compile(r"[a-z0-9]+")
 
 
 def fold(text: str) -> str:
-    """Lowercase without accents: 'Réembourser' and 'reembourser' match."""
+    """Lowercase without accents or apostrophes: 'Réembourser' matches
+    'reembourser', "where's" is 'wheres'."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch) and ch not in "'\u2019")
 
 
 def stem(word: str) -> str:
-    """A light suffix stripper: refunds/refunded/refunding -> refund."""
-    for suffix in ("ing", "ed", "es", "s"):
+    """A light suffix stripper: refunds/refunded/refunding -> refund,
+    charge/charged -> charg, policy/policies -> policy."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ly") and len(word) > 6:
+        word = word[:-2]  # internationally -> international
+    for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
-            # shipping -> shipp -> ship
-            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+            # shipping -> shipp -> ship (but call, pass, buzz keep their double letter)
+            if word[-1] == word[-2] and word[-1] not in "aeiouslz":
                 word = word[:-1]
-            return word
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
     return word
 
 
-def terms(text: str) -> list[str]:
-    return [stem(w) for w in WORD.findall(fold(text)) if w not in STOPWORDS]
+SYNONYM_STEMS = {stem(word): stem(canonical) for word, canonical in SYNONYMS.items()}
+STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
 
 
-@dataclass(frozen=True)
+def terms(text: str, question: bool = False) -> list[str]:
+    """The analysed terms of a text, in order (see the module docstring)."""
+    folded = fold(text)
+    for pattern, replacement in (QUESTION_REWRITES if question else SPELLINGS):
+        folded = pattern.sub(replacement, folded)
+    found = []
+    for word in WORD.findall(folded):
+        if word in STOPWORDS:
+            continue
+        term = stem(word)
+        term = SYNONYM_STEMS.get(term, term)
+        if term not in STOP_STEMS:
+            found.append(term)
+    return found
+
+
+@dataclass(frozen=True, eq=False)
 class Passage:
     title: str
     text: str
-    terms: tuple[str, ...]
+    term_counts: Counter   # of its title's terms (TITLE_REPEAT times each) and its text's
+    length: int            # number of terms
+
+
+@dataclass(frozen=True)
+class Match:
+    passage: Passage
+    coverage: float   # share of the question's informative weight the passage contains, 0..1
+    score: float      # BM25
 
 
 class KnowledgeBase:
-    """A BM25 index over the passages of a list of articles ({"title", "body"})."""
+    """An index over the passages of a list of articles ({"title", "body", ...})."""
 
     def __init__(self, articles: list[dict]):
-        self.passages = [
-            Passage(article["title"], chunk, tuple(terms(article["title"] + " " + chunk)))
-            for article in articles
-            for chunk in _paragraphs(article["body"])
-        ]
+        self.passages: list[Passage] = []
+        for article in articles:
+            title_terms = terms(article["title"]) * TITLE_REPEAT
+            for text in passages_of(article["body"]):
+                passage_terms = title_terms + terms(text)
+                self.passages.append(Passage(article["title"], text, Counter(passage_terms), len(passage_terms)))
         self.document_frequency: Counter[str] = Counter()
         for passage in self.passages:
-            self.document_frequency.update(set(passage.terms))
+            self.document_frequency.update(passage.term_counts.keys())
         count = len(self.passages)
-        self.average_length = sum(len(p.terms) for p in self.passages) / count if count else 0.0
+        self.average_length = sum(p.length for p in self.passages) / count if count else 0.0
+        self.typo_index = typo_index(self.document_frequency)
 
-    def idf(self, term: str) -> float:
-        count = len(self.passages)
-        df = self.document_frequency.get(term, 0)
-        return math.log(1 + (count - df + 0.5) / (df + 0.5))
+    def idf(self, document_frequency: int) -> float:
+        count = len(self.passages) + PRIOR_PASSAGES
+        return math.log(1 + (count - document_frequency + 0.5) / (document_frequency + 0.5))
 
-    def search(self, question: str) -> list[tuple[float, float, Passage]]:
-        """Passages ranked by BM25, each with its coverage of the question (0..1)."""
-        query = list(dict.fromkeys(terms(question)))
+    def query(self, question: str) -> dict[str, tuple[str, float]]:
+        """Each informative term of the question -> (the known term it matches,
+        how strongly); a term that matches nothing maps to ("", 0)."""
+        resolved = {}
+        for term in dict.fromkeys(terms(question, question=True)):
+            if term in self.document_frequency:
+                resolved[term] = (term, 1.0)
+            else:
+                corrected = self.correct_typo(term)
+                resolved[term] = (corrected, TYPO_MATCH_WEIGHT) if corrected else ("", 0.0)
+        return resolved
+
+    def correct_typo(self, term: str) -> str | None:
+        """The known term one letter away from this one (the most common, if several)."""
+        if len(term) < TYPO_MIN_LENGTH:
+            return None
+        candidates = set()
+        for variant in (term, *deletions(term)):
+            candidates.update(self.typo_index.get(variant, ()))
+        return max(sorted(candidates), key=self.document_frequency.__getitem__) if candidates else None
+
+    def search(self, question: str) -> list[Match]:
+        """The passages sharing a term with the question, best first."""
+        query = self.query(question)
         if not query or not self.passages:
             return []
-        weights = {term: self.idf(term) for term in query}
+        # An unknown term weighs as if no passage had it: more than any known term.
+        weights = {term: self.idf(self.document_frequency[known]) for term, (known, _) in query.items()}
         total_weight = sum(weights.values())
-        ranked = []
+        matches = []
         for passage in self.passages:
-            frequencies = Counter(passage.terms)
-            score = 0.0
-            covered = 0.0
-            for term in query:
-                tf = frequencies.get(term, 0)
+            score = covered = 0.0
+            for term, (known, strength) in query.items():
+                tf = passage.term_counts.get(known, 0)
                 if not tf:
                     continue
-                covered += weights[term]
-                norm = tf + K1 * (1 - B + B * len(passage.terms) / self.average_length)
-                score += weights[term] * tf * (K1 + 1) / norm
-            if score > 0:
-                ranked.append((score, covered / total_weight, passage))
-        ranked.sort(key=lambda item: item[0], reverse=True)
-        return ranked
+                covered += weights[term] * strength
+                norm = tf + K1 * (1 - B + B * passage.length / self.average_length)
+                score += weights[term] * strength * tf * (K1 + 1) / norm
+            if covered:
+                matches.append(Match(passage, covered / total_weight, score))
+        matches.sort(key=lambda match: (match.coverage, match.score), reverse=True)
+        return matches
 
     def answer(self, question: str) -> Reply:
-        ranked = self.search(question)
-        if not ranked:
+        small_talk = small_talk_reply(question)
+        if small_talk:
+            return small_talk
+        matches = self.search(question)
+        if not matches:
             return not_sure_reply(0.0)
-        _, coverage, best = ranked[0]
-        confidence = round(min(1.0, coverage), 3)
+        best = matches[0]
+        confidence = round(min(1.0, best.coverage), 3)
         if confidence < CONFIDENT:
-            return not_sure_reply(confidence, sources=(best.title,))
-        return Reply(text=best.text, confidence=confidence, sources=(best.title,))
+            return not_sure_reply(confidence, sources=(best.passage.title,))
+        return Reply(text=answer_text(best.passage.text, question), confidence=confidence,
+                     sources=(best.passage.title,))
 
 
 def not_sure_reply(confidence: float, sources: tuple[str, ...] = ()) -> Reply:
@@ -127,6 +302,152 @@ def not_sure_reply(confidence: float, sources: tuple[str, ...] = ()) -> Reply:
     )
 
 
-def _paragraphs(body: str) -> list[str]:
-    chunks = [re.sub(r"\s+", " ", chunk).strip() for chunk in re.split(r"\n\s*\n", body)]
-    return [chunk for chunk in chunks if chunk]
+def deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def typo_index(vocabulary) -> dict[str, tuple[str, ...]]:
+    """Each known term, and each of its one-letter deletions, -> the known
+    terms. Two words meet there when they are one insertion, deletion,
+    substitution or swap of neighbours apart."""
+    index: dict[str, set[str]] = {}
+    for term in vocabulary:
+        if len(term) >= TYPO_MIN_LENGTH - 1 and not term.isdigit():
+            for variant in (term, *deletions(term)):
+                index.setdefault(variant, set()).add(term)
+    return {variant: tuple(known) for variant, known in index.items()}
+
+
+# --- small talk -------------------------------------------------------------------------------
+
+GREETINGS = frozenset("hi hello hey hiya howdy yo greetings morning afternoon evening".split())
+THANKS = frozenset("thanks thank thx ty tks cheers appreciate appreciated grateful".split())
+GOODBYES = frozenset("bye goodbye cya later farewell night".split())
+# Words that may come with a greeting, thanks or goodbye without making it a question.
+POLITE = frozenset("""
+good great ok okay so much very a lot you u there all team guys everyone folks again that it this the for your
+help helps helped helping helpful awesome perfect nice cool lovely have day see soon talk many dear and oh ah well
+""".split())
+SMALL_TALK_WORDS = GREETINGS | THANKS | GOODBYES | POLITE
+SMALL_TALK_REPLIES = {
+    "greeting": "Hi! How can I help you today?",
+    "thanks": "You're welcome! Is there anything else I can help you with?",
+    "goodbye": "Thanks for getting in touch. Have a great day!",
+}
+
+
+def small_talk_kind(message: str) -> str | None:
+    """'thanks', 'goodbye' or 'greeting' when the message is only that; None
+    when it says anything else ("hi, where is my order?" is a question)."""
+    words = set(WORD.findall(fold(message)))
+    if not words <= SMALL_TALK_WORDS:
+        return None
+    for kind, markers in (("thanks", THANKS), ("goodbye", GOODBYES), ("greeting", GREETINGS)):
+        if words & markers:
+            return kind
+    return None
+
+
+def small_talk_reply(message: str) -> Reply | None:
+    """The friendly reply to a message that is only small talk, or None. It
+    answers no question, so its confidence is 0 and detail["small_talk"] says
+    what it is: the low-confidence trigger should count it neither way."""
+    kind = small_talk_kind(message)
+    if kind is None:
+        return None
+    return Reply(text=SMALL_TALK_REPLIES[kind], confidence=0.0, detail={"small_talk": kind})
+
+
+# --- passages and answer text ------------------------------------------------------------------
+
+HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
+BULLET = re.compile(r"^[-*+][ \t]+")
+NUMBERED = re.compile(r"^\d+[.)][ \t]+")
+RULE = re.compile(r"^(?:[-*_][ \t]*){3,}$")
+LINK = re.compile(r"!?\[([^\]]+)\]\(([^)\s]+)[^)]*\)")
+EMPHASIS = re.compile(r"\*\*(.+?)\*\*|__(.+?)__|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])|"
+                      r"(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)|`([^`]+)`")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"(])")
+
+
+def passages_of(body: str) -> list[str]:
+    """The paragraphs of an article as plain text. A heading, or a paragraph
+    ending in ':', joins the paragraph after it, so a list keeps its intro."""
+    passages: list[str] = []
+    pending = ""
+    for chunk in re.split(r"\n\s*\n", body):
+        text = plain_text(chunk)
+        if not text:
+            continue
+        if pending:
+            text = pending + "\n" + text
+        if text.endswith(":") or HEADING.match(chunk.strip().splitlines()[-1]):
+            pending = text
+        else:
+            passages.append(text)
+            pending = ""
+    if pending:
+        passages.append(pending)
+    return passages
+
+
+def plain_text(markdown: str) -> str:
+    """A markdown paragraph as chat text: no heading marks, rules or emphasis,
+    links as 'text (url)', each list item on its own line as '- item' or
+    '1. item', other line breaks joined."""
+    lines: list[str] = []
+    for raw in markdown.strip().splitlines():
+        line = raw.strip()
+        heading = HEADING.match(line)
+        if heading:
+            line = heading.group(1)
+        elif RULE.match(line):
+            continue
+        starts_item = bool(BULLET.match(line) or NUMBERED.match(line))
+        line = BULLET.sub("- ", line)
+        line = LINK.sub(lambda link: f"{link.group(1)} ({link.group(2)})", line)
+        line = EMPHASIS.sub(lambda emphasis: next(group for group in emphasis.groups() if group), line)
+        if not line:
+            continue
+        if starts_item or heading or not lines:
+            lines.append(line)
+        else:
+            lines[-1] += " " + line
+    return "\n".join(lines)
+
+
+def answer_text(passage: str, question: str) -> str:
+    """The passage, or for a long one the run of sentences from the one that
+    best matches the question."""
+    if len(passage) <= ANSWER_MAX_CHARS:
+        return passage
+    wanted = set(terms(question, question=True))
+    sentences = SENTENCE_END.split(passage)
+    start = max(range(len(sentences)), key=lambda i: (len(wanted.intersection(terms(sentences[i]))), -i))
+    chosen: list[str] = []
+    length = 0
+    for sentence in sentences[start:]:
+        if chosen and length + len(sentence) + 1 > ANSWER_MAX_CHARS:
+            break
+        chosen.append(sentence)
+        length += len(sentence) + 1
+    return " ".join(chosen)
+
+
+@lru_cache(maxsize=8)
+def _index(articles: tuple[tuple[str, str], ...]) -> KnowledgeBase:
+    return KnowledgeBase([{"title": title, "body": body} for title, body in articles])
+
+
+def knowledge_base(articles: list[dict]) -> KnowledgeBase:
+    """The index of these articles, built once per process while they do not
+    change (indexing costs milliseconds, answering a fraction of one)."""
+    return _index(tuple((article["title"], article["body"]) for article in articles))
+
+
+class KnowledgeBaseResponder:
+    """The `kb` responder: the best passage of the knowledge base, or an
+    honest "not sure" below CONFIDENT. It does not use the history."""
+
+    def answer(self, history: list[dict], question: str, articles: list[dict]) -> Reply:
+        return knowledge_base(articles).answer(question)

@@ -1,0 +1,64 @@
+"""The `openai` responder: the Chat Completions API through the official SDK.
+
+Chat Completions rather than Responses because OPENAI_BASE_URL may point at
+any OpenAI-compatible server, and those implement Chat Completions. The
+answer is forced into ANSWER_SCHEMA with structured outputs (a strict JSON
+schema) and still checked field by field (workers/brain/llm.py).
+"""
+
+from __future__ import annotations
+
+import openai
+
+from gateway.config import Config, ConfigError
+from workers.brain.llm import ANSWER_SCHEMA, MAX_ANSWER_TOKENS, MAX_RETRIES, AnswerFailed, LLMResponder, kind_of_status
+
+
+class OpenAIResponder(LLMResponder):
+    provider = "openai"
+
+    def __init__(self, config: Config):
+        if not config.openai_api_key:
+            raise ConfigError("AI_PROVIDER=openai needs OPENAI_API_KEY: set it, "
+                              "or use AI_PROVIDER=kb for the built-in knowledge-base bot")
+        self.model = config.openai_model
+        self.timeout = config.provider_timeout
+        self.client = openai.OpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
+                                    timeout=config.provider_timeout, max_retries=MAX_RETRIES)
+
+    def ask(self, system: str, messages: list[dict]) -> str:
+        try:
+            completion = self.client.chat.completions.create(
+                model=self.model,
+                messages=[{"role": "system", "content": system}, *messages],
+                response_format={"type": "json_schema",
+                                 "json_schema": {"name": "customer_answer", "strict": True, "schema": ANSWER_SCHEMA}},
+                max_completion_tokens=MAX_ANSWER_TOKENS,
+            )
+        except openai.APITimeoutError:
+            raise AnswerFailed("timeout", f"no answer within {self.timeout:g} s") from None
+        except openai.APIConnectionError as error:
+            raise AnswerFailed("connection", type(error.__cause__ or error).__name__) from None
+        except openai.APIStatusError as error:
+            raise AnswerFailed(kind_of_status(error.status_code),
+                               f"HTTP {error.status_code} (request id {error.request_id})") from None
+        except openai.OpenAIError as error:
+            raise AnswerFailed("api_error", type(error).__name__) from None
+        return answer_content(completion)
+
+
+def answer_content(completion: object) -> str:
+    """The text of the first choice, or why there is none to use."""
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        raise AnswerFailed("malformed", "the completion has no choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if getattr(message, "refusal", None) or getattr(choice, "finish_reason", None) == "content_filter":
+        raise AnswerFailed("refusal", "the model declined to answer")
+    if getattr(choice, "finish_reason", None) == "length":
+        raise AnswerFailed("malformed", "the answer was cut off at the token limit")
+    content = getattr(message, "content", None)
+    if not isinstance(content, str):
+        raise AnswerFailed("malformed", "the answer has no text content")
+    return content
