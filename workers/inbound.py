@@ -41,7 +41,7 @@ def process_inbound(message_id: int) -> str:
         trigger_config = TriggerConfig.from_settings(settings)
         known = conversations.brain_context(conn, conversation["id"], message_id)
         turn = Turn(text=message["text"], payload=message["payload"])
-        before = evaluate_message(_state(conversation, known), turn, trigger_config)
+        before = evaluate_message(conversation_state(conversation, known), turn, trigger_config)
         if before.escalate:
             notice_id = escalate_conversation(conn, conversation, before, message_id)
             messages.mark_processed(conn, message_id)
@@ -59,11 +59,7 @@ def process_inbound(message_id: int) -> str:
         if isinstance(loaded, str):  # a person took over while the bot was thinking
             return loaded
         message, conversation = loaded
-        if reply.detail.get("small_talk"):  # "hi", "thanks": not an answer, so no confidence to judge
-            after = Decision(low_confidence_streak=conversation["low_confidence_streak"])
-        else:
-            after = evaluate_reply(_state(conversation, known), turn, 0.0 if reply.failed else reply.confidence,
-                                   reply.needs_human, trigger_config)
+        after = judge_reply(conversationconversation_state(conversation, known), turn, reply, trigger_config)
         conversations.record_bot_turn(
             conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
             collected=merge_details(conversation["collected"], extract_details(message["text"])),
@@ -100,7 +96,17 @@ def _lock_unprocessed(conn, message_id: int) -> tuple[dict, dict] | str:
     return message, conversation
 
 
-def _state(conversation: dict, known: dict) -> ConversationState:
+def judge_reply(state: ConversationState, turn: Turn, reply: Reply, config: TriggerConfig) -> Decision:
+    """The confidence triggers on the responder's answer. A failed answer counts
+    as no confidence; small talk ("hi", "thanks") answers no question, so it
+    neither extends nor resets the low-confidence streak."""
+    if reply.detail.get("small_talk"):
+        return Decision(low_confidence_streak=state.low_confidence_streak)
+    return evaluate_reply(state, turn, 0.0 if reply.failed else reply.confidence, reply.needs_human, config)
+
+
+def conversation_state(conversation: dict, known: dict) -> ConversationState:
+    """The trigger engine's view of a conversation row and its brain_context()."""
     return ConversationState(
         status=conversation["status"],
         already_escalated=conversation["escalated_at"] is not None,
