@@ -59,7 +59,7 @@ def process_inbound(message_id: int) -> str:
         if isinstance(loaded, str):  # a person took over while the bot was thinking
             return loaded
         message, conversation = loaded
-        after = judge_reply(conversationconversation_state(conversation, known), turn, reply, trigger_config)
+        after = judge_reply(conversation_state(conversation, known), turn, reply, trigger_config)
         conversations.record_bot_turn(
             conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
             collected=merge_details(conversation["collected"], extract_details(message["text"])),
