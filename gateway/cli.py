@@ -161,6 +161,7 @@ def worker(burst: bool, queues: list[str]) -> None:
 
     from gateway.jobs import queue
     from workers import context, schedule
+    from workers.brain import responder_for
 
     config = load_config()
     try:
@@ -178,10 +179,12 @@ def worker(burst: bool, queues: list[str]) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     context.configure(config)
-    if config.ai_provider != "kb":
-        logging.getLogger("handoff.worker").warning(
-            "AI_PROVIDER=%s is not available in this version yet: the built-in knowledge-base bot answers",
-            config.ai_provider)
+    try:
+        # Built (and its SDK imported) once here, before RQ forks a work-horse
+        # per job, so that no job pays for it; a missing API key stops the start.
+        responder_for(config)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     stop_clock = threading.Event()
     clock = None
     if not burst:  # a burst worker exits as soon as the queues are empty
