@@ -10,7 +10,7 @@ from __future__ import annotations
 import anthropic
 
 from gateway.config import Config, ConfigError
-from workers.brain.llm import ANSWER_SCHEMA, MAX_ANSWER_TOKENS, MAX_RETRIES, AnswerFailed, LLMResponder, kind_of_status
+from workers.brain.llm import ANSWER_SCHEMA, MAX_ANSWER_TOKENS, MAX_RETRIES, AnswerFailed, LLMResponder, sdk_failures
 
 ANSWER_TOOL = {
     "name": "answer_customer",
@@ -34,7 +34,7 @@ class AnthropicResponder(LLMResponder):
                                           timeout=config.provider_timeout, max_retries=MAX_RETRIES)
 
     def ask(self, system: str, messages: list[dict]) -> object:
-        try:
+        with sdk_failures(anthropic, anthropic.AnthropicError, self.timeout):
             message = self.client.messages.create(
                 model=self.model,
                 max_tokens=MAX_ANSWER_TOKENS,
@@ -43,15 +43,6 @@ class AnthropicResponder(LLMResponder):
                 tools=[ANSWER_TOOL],
                 tool_choice={"type": "tool", "name": ANSWER_TOOL["name"]},
             )
-        except anthropic.APITimeoutError:
-            raise AnswerFailed("timeout", f"no answer within {self.timeout:g} s") from None
-        except anthropic.APIConnectionError as error:
-            raise AnswerFailed("connection", type(error.__cause__ or error).__name__) from None
-        except anthropic.APIStatusError as error:
-            raise AnswerFailed(kind_of_status(error.status_code),
-                               f"HTTP {error.status_code} (request id {error.request_id})") from None
-        except anthropic.AnthropicError as error:
-            raise AnswerFailed("api_error", type(error).__name__) from None
         return tool_input(message)
 
 

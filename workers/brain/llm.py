@@ -11,6 +11,8 @@ safe text, so a customer never sees an error or raw JSON.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import json
 import logging
 import math
@@ -76,6 +78,24 @@ class AnswerFailed(Exception):
         super().__init__(f"{kind}: {reason}")
         self.kind = kind
         self.reason = reason
+
+
+@contextmanager
+def sdk_failures(sdk, base_error: type[Exception], timeout: float):
+    """Turn the errors of an official SDK (openai and anthropic name them
+    alike; `base_error` is the root of all of the SDK's own errors) into
+    AnswerFailed with the kind the failure triggers count."""
+    try:
+        yield
+    except sdk.APITimeoutError:
+        raise AnswerFailed("timeout", f"no answer within {timeout:g} s") from None
+    except sdk.APIConnectionError as error:
+        raise AnswerFailed("connection", type(error.__cause__ or error).__name__) from None
+    except sdk.APIStatusError as error:
+        raise AnswerFailed(kind_of_status(error.status_code),
+                           f"HTTP {error.status_code} (request id {error.request_id})") from None
+    except base_error as error:
+        raise AnswerFailed("api_error", type(error).__name__) from None
 
 
 def kind_of_status(status: int) -> str:

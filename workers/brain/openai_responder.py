@@ -11,7 +11,7 @@ from __future__ import annotations
 import openai
 
 from gateway.config import Config, ConfigError
-from workers.brain.llm import ANSWER_SCHEMA, MAX_ANSWER_TOKENS, MAX_RETRIES, AnswerFailed, LLMResponder, kind_of_status
+from workers.brain.llm import ANSWER_SCHEMA, MAX_ANSWER_TOKENS, MAX_RETRIES, AnswerFailed, LLMResponder, sdk_failures
 
 
 class OpenAIResponder(LLMResponder):
@@ -27,7 +27,7 @@ class OpenAIResponder(LLMResponder):
                                     timeout=config.provider_timeout, max_retries=MAX_RETRIES)
 
     def ask(self, system: str, messages: list[dict]) -> str:
-        try:
+        with sdk_failures(openai, openai.OpenAIError, self.timeout):
             completion = self.client.chat.completions.create(
                 model=self.model,
                 messages=[{"role": "system", "content": system}, *messages],
@@ -35,15 +35,6 @@ class OpenAIResponder(LLMResponder):
                                  "json_schema": {"name": "customer_answer", "strict": True, "schema": ANSWER_SCHEMA}},
                 max_completion_tokens=MAX_ANSWER_TOKENS,
             )
-        except openai.APITimeoutError:
-            raise AnswerFailed("timeout", f"no answer within {self.timeout:g} s") from None
-        except openai.APIConnectionError as error:
-            raise AnswerFailed("connection", type(error.__cause__ or error).__name__) from None
-        except openai.APIStatusError as error:
-            raise AnswerFailed(kind_of_status(error.status_code),
-                               f"HTTP {error.status_code} (request id {error.request_id})") from None
-        except openai.OpenAIError as error:
-            raise AnswerFailed("api_error", type(error).__name__) from None
         return answer_content(completion)
 
 
