@@ -10,7 +10,7 @@ from redis import Redis
 from gateway.config import Config
 from gateway.db import open_pool
 from gateway.services import Services
-from gateway.web import auth, demo, errors, inbox, ops, webhooks, widget, widget_script
+from gateway.web import admin_api, auth, demo, errors, inbox, ops, webhooks, widget, widget_script
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -27,6 +27,6 @@ def create_app(config: Config | None = None) -> Flask:
         redis=Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2),
     )
     errors.register_error_handlers(app)
-    for blueprint in (ops.bp, webhooks.bp, auth.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp):
+    for blueprint in (ops.bp, webhooks.bp, auth.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, admin_api.bp):
         app.register_blueprint(blueprint)
     return app

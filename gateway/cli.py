@@ -818,6 +818,11 @@ from bench.cli import bench  # noqa: E402 - its own module; attached last, like 
 
 main.add_command(bench)
 
+from gateway.cli_triggers import settings, triggers  # noqa: E402 - imports this module's helpers
+
+main.add_command(triggers)
+main.add_command(settings)
+
 
 if __name__ == "__main__":  # `python -m gateway.cli`, as `handoff run` starts its worker
     main(prog_name="handoff")

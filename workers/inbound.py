@@ -105,6 +105,12 @@ def judge_reply(state: ConversationState, turn: Turn, reply: Reply, config: Trig
     return evaluate_reply(state, turn, 0.0 if reply.failed else reply.confidence, reply.needs_human, config)
 
 
+def offers_human(offer: Decision, bot_answer_count: int) -> bool:
+    """Whether the bot's answer offers a person: when a trigger says so, and
+    always on its first answer (with the greeting)."""
+    return offer.offer_human or bot_answer_count == 0
+
+
 def conversation_state(conversation: dict, known: dict) -> ConversationState:
     """The trigger engine's view of a conversation row and its brain_context()."""
     return ConversationState(
@@ -130,7 +136,7 @@ def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, o
     if first_answer:
         greeting = settings["greeting"][kind] or settings["greeting"]["default"]
         text = f"{greeting}\n\n{text}"
-    offer_human = offer.offer_human or first_answer
+    offer_human = offers_human(offer, known["bot_answer_count"])
     if offer_human and kind == "whatsapp":  # WhatsApp has no quick replies outside templates
         text = f"{text}\n\n{settings['talk_to_agent']['whatsapp_hint']}"
     metadata = {"sources": list(reply.sources), "offered_human": offer_human}

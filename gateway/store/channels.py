@@ -62,3 +62,11 @@ def list_channels(conn, kind: str | None = None) -> list[ChannelRow]:
         {"kind": kind},
     ).fetchall()
     return [ChannelRow(**r) for r in rows]
+
+
+def update_channel(conn, channel_id: int, *, name: str | None = None, mode: str | None = None) -> None:
+    """Rename a channel or change its mode (None leaves a field as it is)."""
+    conn.execute(
+        "UPDATE channels SET name = coalesce(%(name)s, name), mode = coalesce(%(mode)s, mode) WHERE id = %(id)s",
+        {"id": channel_id, "name": name, "mode": mode},
+    )

@@ -1,0 +1,352 @@
+"""`handoff triggers …` (dry runs of the trigger engine) and `handoff settings …`.
+
+    triggers test    customer messages as one new simulated conversation,
+                     through the configured responder and the trigger engine
+    triggers replay  past conversations under the current rules, compared
+                     with what happened
+    settings show    the bot settings document, as JSON
+    settings set     validate and save a bot settings document
+
+gateway/cli.py attaches both groups. The trigger commands only read: their
+database transaction is read-only, and nothing is sent or enqueued. They
+reuse the worker's own pieces (workers.inbound.judge_reply and
+conversation_state, the engine in workers.triggers) so that a dry run
+decides exactly as process_inbound would. gateway.cli's helpers are
+imported where used: gateway.cli imports this module at its end.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from marshmallow import ValidationError
+
+from gateway.bot_settings import CHANNEL_KINDS, load_bot_settings, save_bot_settings
+from gateway.config import ConfigError
+from gateway.store import kb
+
+# Characters of a reply or an excerpt shown per line without --json.
+TEXT_PREVIEW = 70
+
+
+@contextmanager
+def read_only_database(config=None):
+    """database(), with PostgreSQL refusing any write in the transaction."""
+    from gateway.cli import database
+
+    with database(config) as conn:
+        conn.read_only = True
+        yield conn
+
+
+def echo_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def preview(text: str | None) -> str:
+    if text is None:
+        return "-"
+    flat = " ".join(text.split())
+    return flat if len(flat) <= TEXT_PREVIEW else flat[:TEXT_PREVIEW - 1] + "…"
+
+
+@click.group()
+def triggers() -> None:
+    """Try the escalation triggers without sending anything."""
+
+
+# --- triggers test ------------------------------------------------------------------------------
+
+
+@triggers.command("test")
+@click.argument("messages", nargs=-1, required=True)
+@click.option("--channel", "channel_kind", type=click.Choice(CHANNEL_KINDS), default="web", show_default=True,
+              help="The channel kind the simulated customer writes on.")
+@click.option("--vip", is_flag=True, help="The simulated customer is a VIP contact.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per turn.")
+def test_triggers(messages: tuple[str, ...], channel_kind: str, vip: bool, as_json: bool) -> None:
+    """Run MESSAGES as consecutive customer turns of one new conversation.
+
+    Each turn goes through the trigger engine and the configured responder
+    (the bot settings' provider, else AI_PROVIDER) with the knowledge base of
+    the database, as the worker would; nothing is stored or sent.
+    """
+    from workers.brain import responder_for
+    from gateway.cli import load_config
+    from workers.triggers import ConversationState, TriggerConfig
+
+    config = load_config()
+    with read_only_database(config) as conn:
+        settings = load_bot_settings(conn)
+        articles = kb.list_articles(conn)
+    provider = settings["provider"] or config.ai_provider
+    try:
+        responder = responder_for(replace(config, ai_provider=provider))
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    simulation = SimulatedConversation(
+        ConversationState(contact_vip=vip, channel_kind=channel_kind), TriggerConfig.from_settings(settings),
+        responder, articles)
+    for number, text in enumerate(messages, start=1):
+        report = dict(turn=number, **simulation.customer_says(text))
+        if as_json:
+            echo_json(report)
+        else:
+            click.echo(describe_turn(report, text))
+
+
+class SimulatedConversation:
+    """One conversation's state, evolving turn by turn as process_inbound
+    evolves the stored one (where the stored one is in conversation_state())."""
+
+    def __init__(self, state, trigger_config, responder, articles: list[dict]):
+        self.state = state
+        self.trigger_config = trigger_config
+        self.responder = responder
+        self.articles = articles
+        self.history: list[dict] = []
+
+    def customer_says(self, text: str) -> dict:
+        from workers.inbound import judge_reply, offers_human
+        from workers.triggers import Turn, evaluate_message
+
+        turn = Turn(text=text)
+        before = evaluate_message(self.state, turn, self.trigger_config)
+        if before.escalate:
+            return self._escalated(before, text)
+        if "not_evaluated" in before.detail:  # escalated on an earlier turn: a person has it now
+            return self._not_evaluated(before, text)
+        reply = self.responder.answer(list(self.history), text, self.articles)
+        after = judge_reply(self.state, turn, reply, self.trigger_config)
+        if after.escalate:
+            return self._escalated(after, text, confidence=reply.confidence)
+        offer = before if before.offer_human else after
+        offered = offers_human(offer, self.state.bot_answer_count)
+        self.history += [{"sender": "customer", "text": text}, {"sender": "bot", "text": reply.text}]
+        self.state = replace(self.state, bot_answer_count=self.state.bot_answer_count + 1,
+                             low_confidence_streak=after.low_confidence_streak, human_offered=offered,
+                             previous_texts=self.state.previous_texts + (text,))
+        return turn_report(offer, confidence=reply.confidence, reply=reply.text,
+                       detail=dict(offer.detail, low_confidence_streak=after.low_confidence_streak,
+                                   **({"score": offer.score, "excerpt": offer.excerpt} if offer.fired else {})))
+
+    def _escalated(self, decision, text: str, confidence: float | None = None) -> dict:
+        self.state = replace(self.state, status="queued", already_escalated=True,
+                             previous_texts=self.state.previous_texts + (text,))
+        return turn_report(decision, confidence=confidence, reply=None,
+                       detail=dict(decision.detail, score=decision.score, excerpt=decision.excerpt,
+                                   low_confidence_streak=decision.low_confidence_streak))
+
+    def _not_evaluated(self, decision, text: str) -> dict:
+        self.state = replace(self.state, previous_texts=self.state.previous_texts + (text,))
+        return turn_report(decision, confidence=None, reply=None, detail=dict(decision.detail))
+
+
+def turn_report(decision, *, confidence: float | None, reply: str | None, detail: dict) -> dict:
+    """A turn's report; an offer of a person reports its rule without escalating."""
+    return {"escalate": decision.escalate, "offer_human": decision.offer_human,
+            "rule": decision.rule if decision.fired else None,
+            "team": decision.team, "priority": decision.priority,
+            "confidence": None if confidence is None else round(confidence, 3),
+            "reply": reply, "detail": detail}
+
+
+def describe_turn(report: dict, text: str) -> str:
+    if "not_evaluated" in report["detail"]:
+        verdict = f"not evaluated ({report['detail']['not_evaluated']})"
+    elif report["escalate"]:
+        verdict = f"ESCALATE {report['rule']} -> {report['team']}, priority {report['priority']}"
+    elif report["offer_human"]:
+        verdict = f"answer, offering a person ({report['rule']})"
+    else:
+        verdict = "answer"
+    confidence = "-" if report["confidence"] is None else f"{report['confidence']:.2f}"
+    lines = [f"{report['turn']:>3}. customer: {preview(text)}",
+             f"     {verdict}  (confidence {confidence})"]
+    if report["reply"] is not None:
+        lines.append(f"     bot: {preview(report['reply'])}")
+    return "\n".join(lines)
+
+
+# --- triggers replay ----------------------------------------------------------------------------
+
+
+def iso_date(ctx, param, value: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date, like 2024-05-31") from None
+
+
+@triggers.command("replay")
+@click.option("--since", required=True, callback=iso_date, help="Conversations created on or after this date.")
+@click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True,
+              help="At most this many conversations, oldest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per conversation.")
+def replay_triggers(since: datetime.date, limit: int, as_json: bool) -> None:
+    """Which past conversations the CURRENT rules would have escalated, and why.
+
+    Each conversation's customer messages are evaluated in order; the
+    confidence triggers use the confidence of the bot's stored answer (the
+    responder is not called), so a message the bot never answered is judged
+    by the message rules only. Compared with what happened: whether it was
+    escalated, and by which rule.
+    """
+    from workers.triggers import TriggerConfig
+
+    with read_only_database() as conn:
+        trigger_config = TriggerConfig.from_settings(load_bot_settings(conn))
+        replays = [replay_conversation(conversation, conversation_messages(conn, conversation["id"]),
+                                       trigger_config)
+                   for conversation in conversations_since(conn, since, limit)]
+    for replayed in replays:
+        if as_json:
+            echo_json(replayed)
+        else:
+            click.echo(describe_replay(replayed))
+    if not as_json:
+        would = sum(1 for replayed in replays if replayed["would_escalate"])
+        changed = sum(1 for replayed in replays if replayed["change"] != "same")
+        click.echo(f"{len(replays)} conversations since {since}: {would} would be escalated, "
+                   f"{changed} differ from what happened")
+
+
+def conversations_since(conn, since: datetime.date, limit: int) -> list[dict]:
+    return conn.execute(
+        """
+        SELECT cv.id, cv.created_at, cv.escalation_reason, cv.escalated_at, cv.status,
+               ch.kind AS channel_kind, ct.vip AS contact_vip, ct.attributes AS contact_attributes
+          FROM conversations cv
+          JOIN channels ch ON ch.id = cv.channel_id
+          JOIN contacts ct ON ct.id = cv.contact_id
+         WHERE cv.created_at >= %(since)s
+         ORDER BY cv.created_at, cv.id
+         LIMIT %(limit)s
+        """,
+        {"since": since, "limit": limit},
+    ).fetchall()
+
+
+def conversation_messages(conn, conversation_id: int) -> list[dict]:
+    """The customer's messages in order, each with the bot's answer to it (or None)."""
+    return conn.execute(
+        """
+        SELECT m.id, m.text, m.payload, bot.text AS bot_text, bot.bot_confidence, bot.metadata AS bot_metadata
+          FROM messages m
+          LEFT JOIN messages bot ON bot.reply_to_id = m.id AND bot.sender = 'bot'
+         WHERE m.conversation_id = %(id)s AND m.sender = 'customer'
+         ORDER BY m.id
+        """,
+        {"id": conversation_id},
+    ).fetchall()
+
+
+def replay_conversation(conversation: dict, customer_messages: list[dict], trigger_config) -> dict:
+    """The first escalation the current rules decide, walking the conversation
+    as the worker did: the state before each message is the one
+    conversation_state() builds from the stored rows."""
+    from workers.brain import Reply
+    from workers.inbound import conversation_state, judge_reply
+    from workers.triggers import Turn, evaluate_message
+
+    row = {"status": "bot", "escalated_at": None, "low_confidence_streak": 0}
+    known = {"bot_answer_count": 0, "previous_customer_texts": (), "human_offered": False,
+             "contact_vip": conversation["contact_vip"], "contact_attributes": conversation["contact_attributes"],
+             "channel_kind": conversation["channel_kind"]}
+    decision, at = None, None
+    for number, message in enumerate(customer_messages, start=1):
+        state = conversation_state(row, known)
+        turn = Turn(text=message["text"] or "", payload=message["payload"])
+        decision = evaluate_message(state, turn, trigger_config)
+        if not decision.escalate and message["bot_confidence"] is not None:
+            metadata = message["bot_metadata"] or {}
+            stored = Reply(text=message["bot_text"] or "", confidence=message["bot_confidence"],
+                           detail={"small_talk": True} if metadata.get("small_talk") else {})
+            decision = judge_reply(state, turn, stored, trigger_config)
+            row["low_confidence_streak"] = decision.low_confidence_streak
+            known["bot_answer_count"] += 1
+            known["human_offered"] = bool(metadata.get("offered_human"))
+        if decision.escalate:
+            at = (number, message["id"])
+            break
+        if message["text"]:
+            known["previous_customer_texts"] += (message["text"],)
+    actually = conversation["escalated_at"] is not None
+    would = at is not None
+    if would and actually:
+        change = "same" if decision.rule == conversation["escalation_reason"] else "different rule"
+    elif would:
+        change = "newly escalated"
+    else:
+        change = "no longer escalated" if actually else "same"
+    return {
+        "conversation": conversation["id"], "channel": conversation["channel_kind"],
+        "created_at": conversation["created_at"].isoformat(),
+        "would_escalate": would, "turn": at[0] if would else None, "message_id": at[1] if would else None,
+        "rule": decision.rule if would else None, "team": decision.team if would else None,
+        "priority": decision.priority if would else None,
+        "why": {"score": decision.score, "excerpt": decision.excerpt, **decision.detail} if would else None,
+        "actual": {"escalated": actually, "rule": conversation["escalation_reason"]},
+        "change": change,
+    }
+
+
+def describe_replay(replayed: dict) -> str:
+    actual = (f"was escalated ({replayed['actual']['rule']})" if replayed["actual"]["escalated"]
+              else "was not escalated")
+    if replayed["would_escalate"]:
+        now = (f"would escalate at message {replayed['turn']} by {replayed['rule']} "
+               f"(\"{preview(replayed['why']['excerpt'])}\") -> {replayed['team']}, {replayed['priority']}")
+    else:
+        now = "would not escalate"
+    return f"conversation {replayed['conversation']} ({replayed['channel']}): {now}; {actual}  [{replayed['change']}]"
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+@click.group()
+def settings() -> None:
+    """Show and set the bot settings (triggers, thresholds, routing, greeting)."""
+
+
+@settings.command("show")
+def show_settings() -> None:
+    """Print the bot settings document the bot runs with, as JSON."""
+    from gateway.cli import database
+
+    with database() as conn:
+        document = load_bot_settings(conn)
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@settings.command("set")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+def set_settings(file: Path) -> None:
+    """Validate FILE (a JSON bot settings document) and save it; fields left out take their defaults."""
+    from gateway.cli import database
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise click.ClickException(f"{file}: not JSON ({error})") from None
+    with database() as conn:
+        try:
+            saved = save_bot_settings(conn, document)
+        except ValidationError as error:
+            raise click.ClickException(f"{file}: invalid bot settings: {field_errors(error.messages)}") from None
+    click.echo(f"saved the bot settings from {file} ({len(saved)} fields)")
+
+
+def field_errors(messages, path: str = "") -> str:
+    """marshmallow's nested messages on one line: "vip.priority: must be one of …; low_confidence_streak: …"."""
+    if isinstance(messages, dict):
+        return "; ".join(field_errors(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items())
+    if isinstance(messages, list) and all(isinstance(message, str) for message in messages):
+        return f"{path or 'document'}: {' '.join(messages)}"
+    return f"{path or 'document'}: {messages}"

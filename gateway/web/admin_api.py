@@ -1,0 +1,129 @@
+"""The admin JSON API (/api/admin/...): the bot settings and the channels' mode and name.
+
+Every endpoint is for admins (`api_auth(admin=True)`: a personal API token,
+or the session cookie with X-CSRF-Token for writes). Every change is
+recorded in the audit trail as a "settings.changed" event naming the keys
+that changed, never their values: a channel's credentials are neither
+returned nor recorded.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from marshmallow import Schema, ValidationError, fields, validate
+
+from gateway.bot_settings import load_bot_settings, save_bot_settings
+from gateway.db import transaction
+from gateway.services import services
+from gateway.store import channels, events
+from gateway.web.auth import api_auth, current_agent
+from gateway.web.errors import ApiError
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
+
+CHANNEL_MODES = ("bot_only", "hybrid", "offline_or_missed")
+SETTINGS_CHANGED = "settings.changed"
+
+
+class ChannelChangeSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=100, error="a name of 1 to 100 characters"))
+    mode = fields.String(validate=validate.OneOf(CHANNEL_MODES, error=f"must be one of: {', '.join(CHANNEL_MODES)}"))
+
+
+def _json_object() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return body
+
+
+def _changed_keys(before: dict, after: dict) -> list[str]:
+    return sorted(key for key in after.keys() | before.keys() if before.get(key) != after.get(key))
+
+
+def _record_change(conn, detail: dict) -> None:
+    events.record_event(conn, SETTINGS_CHANGED, agent_id=current_agent()["id"], detail=detail)
+
+
+# --- bot settings ---------------------------------------------------------------------------
+
+
+@bp.get("/bot-settings")
+@api_auth(admin=True)
+def get_bot_settings():
+    """The full normalized document the bot runs with (defaults filled in)."""
+    with services().pool.connection() as conn:
+        return jsonify(load_bot_settings(conn))
+
+
+@bp.put("/bot-settings")
+@api_auth(admin=True)
+def replace_bot_settings():
+    """Replace the whole document; fields left out take their defaults."""
+    return _save_bot_settings(_json_object(), merge=False)
+
+
+@bp.patch("/bot-settings")
+@api_auth(admin=True)
+def update_bot_settings():
+    """Replace the top-level keys given; the others keep their current values."""
+    return _save_bot_settings(_json_object(), merge=True)
+
+
+def _save_bot_settings(body: dict, *, merge: bool):
+    with transaction(services().pool) as conn:
+        # Serializes concurrent edits, so that a PATCH never undoes another one.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('handoff:bot-settings'))")
+        current = load_bot_settings(conn)
+        try:
+            saved = save_bot_settings(conn, {**current, **body} if merge else body)
+        except ValidationError as error:
+            raise ApiError(400, "invalid bot settings", error.messages) from None
+        changed = _changed_keys(current, saved)
+        if changed:
+            _record_change(conn, {"settings": "bot", "changed": changed})
+    return jsonify(saved)
+
+
+# --- channels -------------------------------------------------------------------------------
+
+
+def _channel_json(channel: channels.ChannelRow) -> dict:
+    """What an admin may see of a channel: everything but its credentials."""
+    return {"id": channel.id, "kind": channel.kind, "name": channel.name, "address": channel.address,
+            "mode": channel.mode, "team_id": channel.team_id, "created_at": channel.created_at.isoformat()}
+
+
+def _channel_or_404(conn, channel_id: int) -> channels.ChannelRow:
+    channel = channels.get_channel(conn, channel_id)
+    if channel is None:
+        raise ApiError(404, f"no channel {channel_id}")
+    return channel
+
+
+@bp.get("/channels/<int:channel_id>")
+@api_auth(admin=True)
+def get_channel(channel_id: int):
+    with services().pool.connection() as conn:
+        return jsonify(_channel_json(_channel_or_404(conn, channel_id)))
+
+
+@bp.patch("/channels/<int:channel_id>")
+@api_auth(admin=True)
+def update_channel(channel_id: int):
+    """Change a channel's mode and/or name."""
+    try:
+        change = ChannelChangeSchema().load(_json_object())
+    except ValidationError as error:
+        raise ApiError(400, "invalid channel change", error.messages) from None
+    if "name" in change:
+        change["name"] = change["name"].strip()
+        if not change["name"]:
+            raise ApiError(400, "invalid channel change", {"name": ["must not be blank"]})
+    with transaction(services().pool) as conn:
+        before = _channel_or_404(conn, channel_id)
+        changed = [key for key, value in change.items() if getattr(before, key) != value]
+        if changed:
+            channels.update_channel(conn, channel_id, name=change.get("name"), mode=change.get("mode"))
+            _record_change(conn, {"channel_id": channel_id, "changed": sorted(changed)})
+        return jsonify(_channel_json(channels.get_channel(conn, channel_id)))
