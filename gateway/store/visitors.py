@@ -17,8 +17,13 @@ from gateway.store import contacts, events
 # What the widget may see of a message: no private notes (filtered out),
 # no bot confidence, error details or provider ids. client_id is the id the
 # widget gave its own message, so it can match the message it shows as sending.
+# quick_replies are the buttons a bot answer offers ([{"title", "payload"}], e.g.
+# "Talk to an agent"); null on every other message.
 WIDGET_COLUMNS = """m.id, m.conversation_id, m.direction, m.sender, a.name AS agent_name, m.text,
-    m.attachments, m.status, m.metadata->>'client_id' AS client_id, m.created_at"""
+    m.attachments, m.status, m.metadata->>'client_id' AS client_id,
+    CASE WHEN m.sender = 'bot' AND jsonb_typeof(m.metadata->'quick_replies') = 'array'
+         THEN m.metadata->'quick_replies' END AS quick_replies,
+    m.created_at"""
 WIDGET_FROM = """messages m
     JOIN conversations cv ON cv.id = m.conversation_id
     LEFT JOIN agents a ON a.id = m.agent_id"""

@@ -8,6 +8,7 @@
 //   chat.start();          // session + transcript (a returning visitor continues)
 //   chat.goLive();         // follow the conversation over the stream
 //   chat.send("Hello");    // shown at once, posted with a client_id, retried
+//   chat.send("Talk to an agent", {payload: "HANDOFF_TALK_TO_AGENT"});  // a quick reply
 //   chat.reset();          // forget this visitor, start as a new one
 //
 // Session: POST /api/widget/<key>/session; the visitor token is kept in
@@ -17,6 +18,9 @@
 // (with Last-Event-ID), and when it gives up we reopen it, slower each time.
 // Sending: POST /api/widget/messages with a client_id, so a retry (ours, after
 // a network failure, or the visitor's) never makes a second message.
+// Quick replies: a bot message may carry quick_replies [{title, payload}]; they
+// are buttons under it while it is the newest message. A tap sends the title as
+// the visitor's text with the payload, and the buttons go.
 //
 // Every text from the server is inserted with textContent, never as HTML.
 (function (global) {
@@ -27,6 +31,9 @@
   var SESSION_RETRY_MS = [2000, 5000, 15000, 60000];
   var STREAM_RETRY_MS = 2000;
   var STREAM_RETRY_MAX_MS = 60000;
+  var QUICK_REPLY_LIMIT = 13;                    // as many as Messenger shows
+  var TEXT_LIMIT = 4000;                         // what the API accepts
+  var PAYLOAD_LIMIT = 1000;
   var SENDERS = { customer: "customer", bot: "bot", agent: "agent", system: "system" };
   var STATUS_TEXT = {
     connecting: "Connecting…",
@@ -83,6 +90,15 @@
     if (message.sender === "bot") return "Assistant";
     if (message.sender === "agent") return message.agent_name || "Support agent";
     return "";
+  }
+
+  // The well-formed quick replies of a message (the server's data, checked all the same).
+  function quickRepliesOf(message) {
+    if (message.sender !== "bot" || !Array.isArray(message.quick_replies)) return [];
+    return message.quick_replies.filter(function (reply) {
+      return reply && typeof reply.title === "string" && reply.title.trim() && reply.title.length <= TEXT_LIMIT
+        && typeof reply.payload === "string" && reply.payload.length <= PAYLOAD_LIMIT;
+    }).slice(0, QUICK_REPLY_LIMIT);
   }
 
   function timeOf(iso) {
@@ -169,6 +185,34 @@
       }
     }
 
+    // Buttons under a bot message; a tap sends that reply (once: the buttons go).
+    function quickReplyButtons(replies) {
+      var group = element("div", "msg-actions");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "Suggested replies");
+      replies.forEach(function (reply) {
+        var button = element("button", "quick-reply", reply.title.trim());
+        button.type = "button";
+        button.addEventListener("click", function () {
+          if (!group.isConnected) return;
+          group.remove();
+          send(reply.title, { payload: reply.payload });
+        });
+        group.append(button);
+      });
+      return group;
+    }
+
+    // Quick replies answer the newest message only: once anything follows it
+    // (the visitor's own message included), its buttons go for good.
+    function retireQuickReplies() {
+      var messages = log.querySelectorAll("li.msg");
+      var newest = messages.length ? messages[messages.length - 1] : null;
+      log.querySelectorAll(".msg-actions").forEach(function (group) {
+        if (group.parentNode !== newest) group.remove();
+      });
+    }
+
     function scrollToEnd() {
       log.scrollTop = log.scrollHeight;
     }
@@ -201,6 +245,8 @@
       } else {
         item = bubble(sender, senderLabel(message), message.text || (message.attachments && message.attachments.length
           ? "(an attachment)" : ""));
+        var replies = quickRepliesOf(message);
+        if (replies.length) item.append(quickReplyButtons(replies));
       }
       item.dataset.id = String(message.id);
       var time = item.querySelector(".msg-time");
@@ -215,6 +261,7 @@
       }
       if (sender === "agent") state.agentName = message.agent_name || "a support agent";
       placeConfirmed(item, message.id);
+      retireQuickReplies();
       if (sender !== "customer") {
         state.lastReplyId = Math.max(state.lastReplyId, message.id);
         hideTyping();
@@ -313,9 +360,11 @@
       }
     }
 
-    function send(text) {
+    // options.payload: what a quick reply means, sent along with its title as text.
+    function send(text, options) {
       text = String(text || "").trim();
       if (!text) return false;
+      var payload = options && typeof options.payload === "string" ? options.payload : null;
       hideEmpty();
       var clientId = newClientId();
       var item = bubble("customer", "You", text);
@@ -323,13 +372,17 @@
       item.dataset.clientId = clientId;
       state.pending.set(clientId, item);
       log.insertBefore(item, log.querySelector("li.typing"));
+      retireQuickReplies();
       scrollToEnd();
       state.live = true;
-      deliver(text, clientId, item, state.generation);
+      var body = { text: text, client_id: clientId };
+      if (payload !== null) body.payload = payload;
+      deliver(body, item, state.generation);
       return true;
     }
 
-    async function deliver(text, clientId, item, generation) {
+    // body: {text, client_id, payload}; resent as it is, so a retry is never a second message.
+    async function deliver(body, item, generation) {
       item.classList.remove("failed");
       item.classList.add("pending");
       setNote(item, "Sending…");
@@ -339,7 +392,7 @@
         try {
           await start();
           if (generation !== state.generation) return;
-          data = await call("POST", "/messages", { text: text, client_id: clientId });
+          data = await call("POST", "/messages", body);
           break;
         } catch (error) {
           if (generation !== state.generation) return;
@@ -358,7 +411,7 @@
           }
           item.classList.remove("pending");
           item.classList.add("failed");
-          var retry = { label: "Retry", run: function () { deliver(text, clientId, item, state.generation); } };
+          var retry = { label: "Retry", run: function () { deliver(body, item, state.generation); } };
           if (error.status === 403 || error.status === 404) setNote(item, "Not sent: this chat is not available here.");
           else if (error.retryable) setNote(item, "Not sent.", retry);
           else setNote(item, "Not sent: " + error.message);

@@ -96,6 +96,11 @@
     ".msg.failed .msg-note { color: var(--hc-danger); }",
     ".msg-retry { margin: 0 0 0 4px; padding: 0 8px; border: 1px solid currentColor; border-radius: 6px;",
     "  background: #fff; color: var(--hc-danger); font-size: 11px; font-weight: 600; line-height: 18px; }",
+    ".msg-actions { display: flex; flex-wrap: wrap; gap: 6px; margin: 4px 0 0; padding: 0; }",
+    ".quick-reply { margin: 0; padding: 6px 12px; border: 1px solid var(--hc-brand); border-radius: 16px;",
+    "  background: #fff; color: var(--hc-brand); font-size: 13px; font-weight: 600; line-height: 18px;",
+    "  text-align: left; white-space: normal; overflow-wrap: anywhere; }",
+    ".quick-reply:hover { background: var(--hc-brand); color: var(--hc-brand-ink); }",
     ".typing { align-self: flex-start; display: flex; gap: 4px; margin: 0; padding: 12px 14px;",
     "  background: var(--hc-bot); border-radius: 14px; border-bottom-left-radius: 4px; }",
     ".typing span { width: 6px; height: 6px; border-radius: 50%; background: var(--hc-muted);",
@@ -324,6 +329,10 @@
         event.stopPropagation();
         close();
       }
+    });
+    // A quick reply was tapped (its buttons are gone): the focus goes on to the message box.
+    log.addEventListener("click", function (event) {
+      if (event.target.closest && event.target.closest(".quick-reply")) input.focus();
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
