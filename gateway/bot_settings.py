@@ -37,9 +37,9 @@ from marshmallow import (
     validate,
     validates_schema,
 )
-from psycopg.types.json import Jsonb
 
 from gateway.config import AI_PROVIDERS
+from gateway.store.settings import get_setting, put_setting
 
 log = logging.getLogger(__name__)
 
@@ -286,11 +286,11 @@ def load_bot_settings(conn) -> dict:
     an upgrade) is logged and replaced by the defaults until an admin saves
     a valid one, so the bot keeps working.
     """
-    row = conn.execute("SELECT value FROM settings WHERE key = %(key)s", {"key": SETTINGS_KEY}).fetchone()
-    if row is None:
+    stored = get_setting(conn, SETTINGS_KEY)
+    if stored is None:
         return default_bot_settings()
     try:
-        return BotSettingsSchema(unknown=EXCLUDE).load(row["value"])
+        return BotSettingsSchema(unknown=EXCLUDE).load(stored)
     except ValidationError as error:
         log.error("stored bot settings are invalid (%s); running with the defaults", error.messages)
         return default_bot_settings()
@@ -299,11 +299,5 @@ def load_bot_settings(conn) -> dict:
 def save_bot_settings(conn, document: dict) -> dict:
     """Validate and store the whole document; returns it as stored."""
     settings = validate_bot_settings(document)
-    conn.execute(
-        """
-        INSERT INTO settings (key, value, updated_at) VALUES (%(key)s, %(value)s, now())
-        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
-        """,
-        {"key": SETTINGS_KEY, "value": Jsonb(settings)},
-    )
+    put_setting(conn, SETTINGS_KEY, settings)
     return settings

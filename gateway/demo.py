@@ -13,12 +13,11 @@ import secrets
 from dataclasses import dataclass
 from importlib import resources
 
-from psycopg.types.json import Jsonb
-
 from channels.web import new_widget_key
 from gateway.kb_import import articles_from_text, save_articles
 from gateway.store.agents import AgentExists, create_agent
 from gateway.store.channels import ChannelRow, create_channel, get_channel
+from gateway.store.settings import get_setting, put_setting
 
 SETTINGS_KEY = "demo"
 ADMIN_EMAIL = "admin@example.com"
@@ -53,9 +52,8 @@ def sample_articles() -> list:
 def seed_demo(conn) -> DemoSeed:
     """Seed the demo in the caller's transaction, once per database."""
     conn.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SEED_LOCK_KEY})
-    record = conn.execute("SELECT value FROM settings WHERE key = %(key)s", {"key": SETTINGS_KEY}).fetchone()
-    if record is not None:
-        value = record["value"]
+    value = get_setting(conn, SETTINGS_KEY)
+    if value is not None:
         channel_id = value.get("web_channel_id")
         return DemoSeed(
             seeded_now=False, skipped=bool(value.get("skipped")), admin_email=value.get("admin_email"),
@@ -83,7 +81,4 @@ def seed_demo(conn) -> DemoSeed:
 
 
 def _record(conn, value: dict) -> None:
-    conn.execute(
-        "INSERT INTO settings (key, value) VALUES (%(key)s, %(value)s)",
-        {"key": SETTINGS_KEY, "value": Jsonb(value)},
-    )
+    put_setting(conn, SETTINGS_KEY, value)
