@@ -60,5 +60,36 @@ def ingest(clients, seconds, warmup, senders, processes, max_requests, as_json, 
         raise SystemExit(1)
 
 
+@bench.command("brain")
+@click.option("--messages", default=400, show_default=True, type=click.IntRange(min=10),
+              help="Messages stored and processed end to end, by process_inbound and by the floor job each.")
+@click.option("--seconds", default=2.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Length of each in-process timed window (brain, triggers, responder, details).")
+@click.option("--no-end-to-end", "skip_end_to_end", is_flag=True,
+              help="Only the in-process measurements: no database, no Redis.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress still goes to stderr).")
+def brain(messages, seconds, skip_end_to_end, as_json) -> None:
+    """The bot brain's throughput and latency per message, in one worker process.
+
+    Replays a built-in corpus of customer messages (answerable questions about
+    the sample knowledge base, off-topic ones, greetings, requests for a
+    person, frustrated and urgent messages) as conversations of a few turns.
+    In process, without a database: the triggers, the kb responder and the
+    judge of its answer, together and each alone. End to end: the real
+    process_inbound job on stored messages, against a floor job (the same
+    locking read, one INSERT, mark processed). Uses DATABASE_URL / REDIS_URL
+    when set (a dedicated handoff_bench_brain database and Redis db 12, both
+    removed at the end), embedded servers otherwise.
+    """
+    from bench.brain import Options, print_report, run_brain
+
+    try:
+        report = run_brain(Options(messages=messages, seconds=seconds, end_to_end=not skip_end_to_end))
+    except KeyboardInterrupt:
+        click.echo("interrupted: benchmark database dropped, Redis db flushed", err=True)
+        raise SystemExit(130)
+    print_report(report, as_json)
+
+
 if __name__ == "__main__":
     bench()

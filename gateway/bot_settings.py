@@ -26,7 +26,10 @@ Patterns are checked here; workers/triggers.py compiles them.
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
+import json
 import logging
 
 from marshmallow import (
@@ -287,6 +290,14 @@ def load_bot_settings(conn) -> dict:
     a valid one, so the bot keeps working.
     """
     stored = get_setting(conn, SETTINGS_KEY)
+    # The worker loads the settings for every message; validating them costs
+    # milliseconds, so each distinct stored document is normalized once.
+    return copy.deepcopy(_normalized(json.dumps(stored, sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=8)
+def _normalized(stored_json: str) -> dict:
+    stored = json.loads(stored_json)
     if stored is None:
         return default_bot_settings()
     try:

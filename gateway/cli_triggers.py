@@ -112,7 +112,7 @@ class SimulatedConversation:
         self.history: list[dict] = []
 
     def customer_says(self, text: str) -> dict:
-        from workers.inbound import judge_reply, offers_human
+        from workers.inbound import bot_answer, judge_reply
         from workers.triggers import Turn, evaluate_message
 
         turn = Turn(text=text)
@@ -121,15 +121,14 @@ class SimulatedConversation:
             return self._escalated(before, text)
         if "not_evaluated" in before.detail:  # escalated on an earlier turn: a person has it now
             return self._not_evaluated(before, text)
-        reply = self.responder.answer(list(self.history), text, self.articles)
+        reply = bot_answer(self.responder, list(self.history), text, self.articles)
         after = judge_reply(self.state, turn, reply, self.trigger_config)
         if after.escalate:
             return self._escalated(after, text, confidence=reply.confidence)
         offer = before if before.offer_human else after
-        offered = offers_human(offer, self.state.bot_answer_count)
         self.history += [{"sender": "customer", "text": text}, {"sender": "bot", "text": reply.text}]
         self.state = replace(self.state, bot_answer_count=self.state.bot_answer_count + 1,
-                             low_confidence_streak=after.low_confidence_streak, human_offered=offered,
+                             low_confidence_streak=after.low_confidence_streak, human_offered=offer.offer_human,
                              previous_texts=self.state.previous_texts + (text,))
         return turn_report(offer, confidence=reply.confidence, reply=reply.text,
                        detail=dict(offer.detail, low_confidence_streak=after.low_confidence_streak,

@@ -22,10 +22,20 @@ from gateway.bot_settings import load_bot_settings
 from gateway.db import transaction
 from gateway.store import conversations, events, kb, messages
 from workers import context
-from workers.brain import Reply, responder_for
+from workers.brain import Reply, Responder, responder_for
 from workers.brain.details import extract_details, merge_details
+from workers.brain.kb import SMALL_TALK_REPLIES
 from workers.escalation import escalate_conversation
-from workers.triggers import TALK_TO_AGENT, ConversationState, Decision, TriggerConfig, Turn, evaluate_message, evaluate_reply
+from workers.triggers import (
+    TALK_TO_AGENT,
+    ConversationState,
+    Decision,
+    TriggerConfig,
+    Turn,
+    confirms_solved,
+    evaluate_message,
+    evaluate_reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +43,7 @@ log = logging.getLogger(__name__)
 def process_inbound(message_id: int) -> str:
     ctx = context.current()
     with transaction(ctx.pool) as conn:
-        loaded = _lock_unprocessed(conn, message_id)
+        loaded = lock_unprocessed(conn, message_id)
         if isinstance(loaded, str):
             return loaded
         message, conversation = loaded
@@ -42,8 +52,12 @@ def process_inbound(message_id: int) -> str:
         known = conversations.brain_context(conn, conversation["id"], message_id)
         turn = Turn(text=message["text"], payload=message["payload"])
         before = evaluate_message(conversation_state(conversation, known), turn, trigger_config)
+        collected = merge_details(conversation["collected"], extract_details(message["text"]))
         if before.escalate:
             notice_id = escalate_conversation(conn, conversation, before, message_id)
+            conversations.record_bot_turn(conn, conversation["id"],
+                                          low_confidence_streak=conversation["low_confidence_streak"],
+                                          collected=collected)
             messages.mark_processed(conn, message_id)
         else:
             articles = kb.list_articles(conn)
@@ -52,18 +66,16 @@ def process_inbound(message_id: int) -> str:
         return "escalated"
 
     provider = settings["provider"] or ctx.config.ai_provider
-    reply = responder_for(replace(ctx.config, ai_provider=provider)).answer(known["history"], turn.text, articles)
+    reply = bot_answer(responder_for(replace(ctx.config, ai_provider=provider)), known["history"], turn.text, articles)
 
     with transaction(ctx.pool) as conn:
-        loaded = _lock_unprocessed(conn, message_id)
+        loaded = lock_unprocessed(conn, message_id)
         if isinstance(loaded, str):  # a person took over while the bot was thinking
             return loaded
         message, conversation = loaded
         after = judge_reply(conversation_state(conversation, known), turn, reply, trigger_config)
-        conversations.record_bot_turn(
-            conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
-            collected=merge_details(conversation["collected"], extract_details(message["text"])),
-        )
+        conversations.record_bot_turn(conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
+                                      collected=collected)
         if after.escalate:
             sent_id = escalate_conversation(conn, conversation, after, message_id)
         else:
@@ -76,7 +88,7 @@ def process_inbound(message_id: int) -> str:
     return "escalated" if after.escalate else "answered"
 
 
-def _lock_unprocessed(conn, message_id: int) -> tuple[dict, dict] | str:
+def lock_unprocessed(conn, message_id: int) -> tuple[dict, dict] | str:
     """(message, conversation) with the conversation locked, or why there is nothing to do."""
     message = messages.get_message(conn, message_id)
     if message is None or message["direction"] != "inbound":
@@ -96,6 +108,15 @@ def _lock_unprocessed(conn, message_id: int) -> tuple[dict, dict] | str:
     return message, conversation
 
 
+def bot_answer(responder: Responder, history: list[dict], text: str, articles: list[dict]) -> Reply:
+    """The responder's answer, except to a customer confirming an answer solved
+    their question ("thanks, that worked"): there is no question to answer, so
+    a thanks that the confidence triggers count neither way."""
+    if confirms_solved(text):
+        return Reply(text=SMALL_TALK_REPLIES["thanks"], confidence=0.0, detail={"small_talk": "thanks"})
+    return responder.answer(history, text, articles)
+
+
 def judge_reply(state: ConversationState, turn: Turn, reply: Reply, config: TriggerConfig) -> Decision:
     """The confidence triggers on the responder's answer. A failed answer counts
     as no confidence; small talk ("hi", "thanks") answers no question, so it
@@ -103,12 +124,6 @@ def judge_reply(state: ConversationState, turn: Turn, reply: Reply, config: Trig
     if reply.detail.get("small_talk"):
         return Decision(low_confidence_streak=state.low_confidence_streak)
     return evaluate_reply(state, turn, 0.0 if reply.failed else reply.confidence, reply.needs_human, config)
-
-
-def offers_human(offer: Decision, bot_answer_count: int) -> bool:
-    """Whether the bot's answer offers a person: when a trigger says so, and
-    always on its first answer (with the greeting)."""
-    return offer.offer_human or bot_answer_count == 0
 
 
 def conversation_state(conversation: dict, known: dict) -> ConversationState:
@@ -136,10 +151,12 @@ def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, o
     if first_answer:
         greeting = settings["greeting"][kind] or settings["greeting"]["default"]
         text = f"{greeting}\n\n{text}"
-    offer_human = offers_human(offer, known["bot_answer_count"])
+    offer_human = offer.offer_human or first_answer  # the option always comes with the greeting
     if offer_human and kind == "whatsapp":  # WhatsApp has no quick replies outside templates
         text = f"{text}\n\n{settings['talk_to_agent']['whatsapp_hint']}"
-    metadata = {"sources": list(reply.sources), "offered_human": offer_human}
+    # offered_human records a trigger's offer (what "yes please" and a second
+    # frustrated message answer), not the standing option on the first answer.
+    metadata = {"sources": list(reply.sources), "offered_human": offer.offer_human}
     if offer_human:
         metadata["quick_replies"] = [{"title": settings["talk_to_agent"]["label"], "payload": TALK_TO_AGENT}]
     if reply.failed:
