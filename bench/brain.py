@@ -647,7 +647,7 @@ def _latency(times: list, scale: float) -> dict:
 
 
 def measure_brain(steps: list[Step], brain: Brain, seconds: float, settings: dict) -> dict:
-    from gateway.bot_settings import default_bot_settings
+    from gateway.bot_settings import normalized_settings
 
     # A message in a conversation already with a person never reaches the brain.
     evaluated = [s for s in steps if s.outcome != "human"]
@@ -659,9 +659,9 @@ def measure_brain(steps: list[Step], brain: Brain, seconds: float, settings: dic
         "responder": Window("kb responder only (on the messages it answers)", answered, brain.respond),
         "details": Window("details only (extract + merge)", answered, brain.details),
         # Not the brain, but pure Python that process_inbound runs for every message before it:
-        # load_bot_settings validates the settings document (the defaults, when none is stored).
-        "settings": Window("settings validation (load_bot_settings -> default_bot_settings)", [None],
-                           lambda _: default_bot_settings()),
+        # load_bot_settings normalizes the stored document (cached per document, then copied).
+        "settings": Window("settings (load_bot_settings -> normalized_settings)", [None],
+                           lambda _: normalized_settings(None)),
     }
     say(f"  in process, no database: {', '.join(windows)} for {seconds:g} s each, in {SLICES} interleaved slices")
     results = timed_windows(windows, seconds)
@@ -1011,7 +1011,7 @@ def format_report(report: dict) -> str:
         "triggers": "triggers only (before + judge_reply)",
         "responder": "kb responder only (messages it answers)",
         "details": "details only (messages answered)",
-        "settings": "not brain: load_bot_settings validation",
+        "settings": "not brain: loading the bot settings",
     }
     for key, name in names.items():
         f = ip[key]
@@ -1031,8 +1031,8 @@ def format_report(report: dict) -> str:
         f"kb responder {split['responder']:.0f} ({100 * split['responder'] / parts:.0f}%), "
         f"details {split['details']:.0f} ({100 * split['details'] / parts:.0f}%); "
         f"sum {parts:.0f}, brain measured {split['brain']:.0f}",
-        f"  process_inbound also validates the bot settings for every message (load_bot_settings, marshmallow): "
-        f"{split['settings_validation']:.0f} µs, {split['settings_validation'] / split['brain']:.1f}x the brain",
+        f"  process_inbound also loads the bot settings for every message (normalized once per document, then "
+        f"copied): {split['settings_validation']:.0f} µs, {split['settings_validation'] / split['brain']:.2f}x the brain",
         "",
         "Brain per message category (µs):",
         f"  {'category':<12} {'turns':>8} {'p50':>7} {'p99':>7} {'mean':>7}",
@@ -1076,7 +1076,7 @@ def format_report(report: dict) -> str:
             f"  Where Handoff's mean {h['mean']:.2f} ms per message goes (vs the floor's {fl['mean']:.2f} ms):",
             f"    waiting on PostgreSQL / Redis  ~{_num(waiting, '.2f')} ms (floor ~"
             f"{_num(fl['mean'] - fl['cpu_ms_per_message'], '.2f')} ms)",
-            f"    CPU in this process             {_num(cpu_ms, '.2f')} ms: settings validation ~{settings_ms:.2f}, "
+            f"    CPU in this process             {_num(cpu_ms, '.2f')} ms: settings ~{settings_ms:.2f}, "
             f"brain ~{brain_ms:.2f}, what the floor also does ~{fl['cpu_ms_per_message']:.2f}, "
             f"the rest ~{_num(rest, '.2f')}",
             "    (the rest: psycopg for Handoff's extra statements -- settings, articles, brain_context, the bot",

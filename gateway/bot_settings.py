@@ -289,9 +289,14 @@ def load_bot_settings(conn) -> dict:
     an upgrade) is logged and replaced by the defaults until an admin saves
     a valid one, so the bot keeps working.
     """
-    stored = get_setting(conn, SETTINGS_KEY)
-    # The worker loads the settings for every message; validating them costs
-    # milliseconds, so each distinct stored document is normalized once.
+    return normalized_settings(get_setting(conn, SETTINGS_KEY))
+
+
+def normalized_settings(stored: dict | None) -> dict:
+    """A stored document (None: nothing stored), normalized. The worker loads
+    the settings for every message and validating them costs milliseconds,
+    so each distinct document is normalized once per process (then copied,
+    so that no caller can change the cached one)."""
     return copy.deepcopy(_normalized(json.dumps(stored, sort_keys=True)))
 
 
