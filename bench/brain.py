@@ -44,20 +44,15 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+
+from bench.services import Backing, backing_services, say
 
 BENCH_DATABASE = "handoff_bench_brain"
 BENCH_REDIS_DB = 12
 SEED = 20240611
 FLOOR_REPLY = "Thanks for your message! Here is our answer."
-
-
-def say(message: str) -> None:
-    """A progress line (stderr, so that --json output stays clean)."""
-    print(message, file=sys.stderr, flush=True)
 
 
 # --- the corpus ------------------------------------------------------------------------------
@@ -717,54 +712,6 @@ def cold_costs(articles: list[dict], settings: dict) -> dict:
 # --- end to end: the real job on a database ---------------------------------------------------
 
 
-@dataclass
-class Backing:
-    database_url: str
-    redis_url: str
-    database_kind: str
-    redis_kind: str
-
-
-@contextmanager
-def backing_services(workdir: Path) -> Iterator[Backing]:
-    """A fresh, migrated benchmark database and an empty Redis db; removed afterwards."""
-    from redis import Redis
-
-    from bench.ingest import _drop_database, _flush_redis, _recreate_database, _redacted, _with_path
-    from gateway import embedded
-    from gateway.migrate import apply_migrations
-
-    database_name = os.environ.get("HANDOFF_BENCH_BRAIN_DATABASE") or BENCH_DATABASE
-    redis_db = int(os.environ.get("HANDOFF_BENCH_BRAIN_REDIS_DB") or BENCH_REDIS_DB)
-    with ExitStack() as stack:
-        configured_db = os.environ.get("DATABASE_URL")
-        if configured_db:
-            say(f"  database: {_redacted(_with_path(configured_db, '/' + database_name))} (created fresh)")
-            _recreate_database(configured_db, database_name)
-            stack.callback(_drop_database, configured_db, database_name)
-            database_url, database_kind = _with_path(configured_db, "/" + database_name), "external"
-        else:
-            say("  database: starting embedded PostgreSQL in a temporary directory…")
-            server = embedded.start_postgres(workdir / "postgres" / "data")
-            stack.callback(server.stop)
-            database_url, database_kind = server.ensure_database(database_name), "embedded"
-        apply_migrations(database_url)
-
-        configured_redis = os.environ.get("REDIS_URL")
-        if configured_redis:
-            redis_url, redis_kind = _with_path(configured_redis, f"/{redis_db}"), "external"
-            say(f"  redis: {_redacted(redis_url)} (db {redis_db}, flushed)")
-        else:
-            say("  redis: starting embedded Valkey in a temporary directory…")
-            valkey = embedded.start_redis(workdir / "redis", persist=False)
-            stack.callback(valkey.stop)
-            redis_url, redis_kind = valkey.url, "embedded"
-        with Redis.from_url(redis_url) as redis:
-            redis.flushdb()
-            stack.callback(_flush_redis, redis_url)
-        yield Backing(database_url, redis_url, database_kind, redis_kind)
-
-
 def floor_job(message_id: int) -> str:
     """The floor: process_inbound's locking read, one INSERT of a fixed reply, mark processed."""
     from gateway.db import transaction
@@ -787,13 +734,13 @@ def floor_job(message_id: int) -> str:
 def run_end_to_end(backing: Backing, conversations: list[Conversation], total_messages: int) -> dict:
     """Handoff's process_inbound and the floor job on the same kind of stored
     messages, round by round, alternating who goes first."""
+    from channels.base import InboundMessage
     from gateway.config import Config
     from gateway.db import connect
     from gateway.demo import sample_articles
     from gateway.ingest import store_inbound_message
     from gateway.kb_import import save_articles
     from gateway.store.channels import create_channel
-    from channels.base import InboundMessage
     from workers import context
     from workers.inbound import process_inbound
 
@@ -951,7 +898,8 @@ def run_brain(options: Options) -> dict:
         workdir = Path(tempfile.mkdtemp(prefix="handoff-bench-brain-"))
         say("  end to end: workers.inbound.process_inbound in this process, against the floor job")
         try:
-            with backing_services(workdir) as backing:
+            with backing_services(workdir, database_name=os.environ.get("HANDOFF_BENCH_BRAIN_DATABASE") or BENCH_DATABASE,
+                                  redis_db=int(os.environ.get("HANDOFF_BENCH_BRAIN_REDIS_DB") or BENCH_REDIS_DB)) as backing:
                 backing_kinds = {"database": backing.database_kind, "redis": backing.redis_kind}
                 end_to_end = run_end_to_end(backing, conversations, options.messages)
                 say("  dropping the benchmark database, flushing the benchmark Redis db…")

@@ -24,6 +24,7 @@ measures the webhook path only.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import secrets
@@ -35,12 +36,11 @@ import sys
 import tempfile
 import threading
 import time
-import http.client
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from typing import Callable
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -48,6 +48,7 @@ from redis import Redis
 
 from bench import load
 from bench.floor_app import FLOOR_QUEUE, FLOOR_TABLE, create_table
+from bench.services import backing_services, say
 
 # Overridable (HANDOFF_BENCH_DATABASE, HANDOFF_BENCH_REDIS_DB) so that the benchmark
 # never shares state with the test suite (handoff_test, db 15) or development data.
@@ -86,92 +87,7 @@ class Options:
         return max(2000, int((self.warmup + self.seconds) * 4000))
 
 
-def say(message: str) -> None:
-    """A progress line (stderr, so that --json output stays clean)."""
-    print(message, file=sys.stderr, flush=True)
-
-
 # --- PostgreSQL and Redis ------------------------------------------------------------------
-
-
-@dataclass
-class Backing:
-    database_url: str
-    redis_url: str
-    database_kind: str  # "external" | "embedded"
-    redis_kind: str
-
-
-def _with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@"))
-    return urlunsplit(parts)
-
-
-@contextmanager
-def backing_services(workdir: Path) -> Iterator[Backing]:
-    """A fresh, migrated benchmark database and an empty Redis db; removed afterwards."""
-    from gateway import embedded
-    from gateway.migrate import apply_migrations
-
-    database_name = os.environ.get("HANDOFF_BENCH_DATABASE") or BENCH_DATABASE
-    redis_db = int(os.environ.get("HANDOFF_BENCH_REDIS_DB") or BENCH_REDIS_DB)
-    with ExitStack() as stack:
-        configured_db = os.environ.get("DATABASE_URL")
-        if configured_db:
-            say(f"  database: {_redacted(_with_path(configured_db, '/' + database_name))} (created fresh)")
-            _recreate_database(configured_db, database_name)
-            stack.callback(_drop_database, configured_db, database_name)
-            database_url, database_kind = _with_path(configured_db, "/" + database_name), "external"
-        else:
-            say("  database: starting embedded PostgreSQL in a temporary directory…")
-            server = embedded.start_postgres(workdir / "postgres" / "data")
-            stack.callback(server.stop)
-            database_url, database_kind = server.ensure_database(database_name), "embedded"
-        apply_migrations(database_url)
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            create_table(conn)
-
-        configured_redis = os.environ.get("REDIS_URL")
-        if configured_redis:
-            redis_url, redis_kind = _with_path(configured_redis, f"/{redis_db}"), "external"
-            say(f"  redis: {_redacted(redis_url)} (db {redis_db}, flushed)")
-        else:
-            say("  redis: starting embedded Valkey in a temporary directory…")
-            valkey = embedded.start_redis(workdir / "redis", persist=False)
-            stack.callback(valkey.stop)
-            redis_url, redis_kind = valkey.url, "embedded"
-        with Redis.from_url(redis_url) as redis:
-            redis.flushdb()
-            stack.callback(_flush_redis, redis_url)
-        yield Backing(database_url, redis_url, database_kind, redis_kind)
-
-
-def _recreate_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    try:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    except psycopg.Error as error:
-        say(f"  (could not drop the benchmark database {name}: {error})")
-
-
-def _flush_redis(redis_url: str) -> None:
-    try:
-        with Redis.from_url(redis_url) as redis:
-            redis.flushdb()
-    except Exception as error:  # cleanup must go on
-        say(f"  (could not flush the benchmark Redis db: {error})")
 
 
 def seed_channel(database_url: str) -> None:
@@ -493,7 +409,9 @@ def run_ingest(options: Options) -> dict:
     say(f"handoff bench ingest: POST /webhooks/twilio/whatsapp, {options.senders} senders, "
         f"clients {','.join(map(str, options.clients))}, warm-up {options.warmup:g} s, window {options.seconds:g} s")
     try:
-        with backing_services(workdir) as backing, ExitStack() as servers:
+        with backing_services(workdir, database_name=os.environ.get("HANDOFF_BENCH_DATABASE") or BENCH_DATABASE,
+                              redis_db=int(os.environ.get("HANDOFF_BENCH_REDIS_DB") or BENCH_REDIS_DB),
+                              prepare=create_table) as backing, ExitStack() as servers:
             seed_channel(backing.database_url)
             env = {key: value for key, value in os.environ.items()}
             env.update({
