@@ -325,3 +325,14 @@ def test_the_kb_responder_reuses_its_index_while_the_articles_stay_the_same(conf
     assert knowledge_base(rows) is knowledge_base(ARTICLES)
     edited = [*ARTICLES[:-1], dict(ARTICLES[-1], body="We cannot change addresses.")]
     assert knowledge_base(edited) is not knowledge_base(ARTICLES)
+
+
+@pytest.mark.parametrize("question", ["where is my parcel", "Where is my package?"])
+def test_a_question_that_echoes_an_article_title_gets_that_article(question):
+    # "parcel" alone also appears in the article about charges (orders "sent in
+    # several parcels"): among passages covering the question equally, the one
+    # whose title echoes the customer's words wins.
+    from gateway.demo import sample_articles
+
+    reply = KnowledgeBaseResponder().answer([], question, [{"title": a.title, "body": a.body} for a in sample_articles()])
+    assert reply.sources == ("Where is my order",)

@@ -204,6 +204,7 @@ class Passage:
     text: str
     term_counts: Counter   # of its title's terms (TITLE_REPEAT times each) and its text's
     length: int            # number of terms
+    title_words: frozenset[str]  # every word of the title, stopwords too (a tie-breaker)
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,11 @@ class KnowledgeBase:
         self.passages: list[Passage] = []
         for article in articles:
             title_terms = terms(article["title"]) * TITLE_REPEAT
+            title_words = frozenset(WORD.findall(fold(article["title"])))
             for text in passages_of(article["body"]):
                 passage_terms = title_terms + terms(text)
-                self.passages.append(Passage(article["title"], text, Counter(passage_terms), len(passage_terms)))
+                self.passages.append(Passage(article["title"], text, Counter(passage_terms), len(passage_terms),
+                                             title_words))
         self.document_frequency: Counter[str] = Counter()
         for passage in self.passages:
             self.document_frequency.update(passage.term_counts.keys())
@@ -275,7 +278,11 @@ class KnowledgeBase:
                 score += weights[term] * strength * tf * (K1 + 1) / norm
             if covered:
                 matches.append(Match(passage, covered / total_weight, score))
-        matches.sort(key=lambda match: (match.coverage, match.score), reverse=True)
+        # Equal coverage: the passage whose title echoes the question's own words
+        # ("where is my parcel" -> "Where is my order"), then BM25.
+        asked = set(WORD.findall(fold(question)))
+        matches.sort(key=lambda match: (match.coverage, len(asked & match.passage.title_words), match.score),
+                     reverse=True)
         return matches
 
     def answer(self, question: str) -> Reply:
