@@ -334,5 +334,6 @@ def test_a_question_that_echoes_an_article_title_gets_that_article(question):
     # whose title echoes the customer's words wins.
     from gateway.demo import sample_articles
 
-    reply = KnowledgeBaseResponder().answer([], question, [{"title": a.title, "body": a.body} for a in sample_articles()])
+    articles = [{"title": a.title, "body": a.body} for a in sample_articles()]
+    reply = KnowledgeBaseResponder().answer([], question, articles)
     assert reply.sources == ("Where is my order",)
