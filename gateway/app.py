@@ -10,7 +10,17 @@ from redis import Redis
 from gateway.config import Config
 from gateway.db import open_pool
 from gateway.services import Services
-from gateway.web import admin_api, auth, demo, errors, inbox, ops, webhooks, widget, widget_script
+from gateway.web import (
+    admin_api,
+    auth,
+    demo,
+    errors,
+    inbox,
+    ops,
+    webhooks,
+    widget,
+    widget_script,
+)
 
 
 def create_app(config: Config | None = None) -> Flask:

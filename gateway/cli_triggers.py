@@ -37,7 +37,7 @@ TEXT_PREVIEW = 70
 @contextmanager
 def read_only_database(config=None):
     """database(), with PostgreSQL refusing any write in the transaction."""
-    from gateway.cli import database
+    from gateway.cli_support import database
 
     with database(config) as conn:
         conn.read_only = True
@@ -76,8 +76,8 @@ def test_triggers(messages: tuple[str, ...], channel_kind: str, vip: bool, as_js
     (the bot settings' provider, else AI_PROVIDER) with the knowledge base of
     the database, as the worker would; nothing is stored or sent.
     """
+    from gateway.cli_support import load_config
     from workers.brain import responder_for
-    from gateway.cli import load_config
     from workers.triggers import ConversationState, TriggerConfig
 
     config = load_config()
@@ -317,7 +317,7 @@ def settings() -> None:
 @settings.command("show")
 def show_settings() -> None:
     """Print the bot settings document the bot runs with, as JSON."""
-    from gateway.cli import database
+    from gateway.cli_support import database
 
     with database() as conn:
         document = load_bot_settings(conn)
@@ -328,7 +328,7 @@ def show_settings() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 def set_settings(file: Path) -> None:
     """Validate FILE (a JSON bot settings document) and save it; fields left out take their defaults."""
-    from gateway.cli import database
+    from gateway.cli_support import database
 
     try:
         document = json.loads(file.read_text(encoding="utf-8"))

@@ -21,8 +21,19 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Response, flash, g, jsonify, make_response, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from redis.exceptions import RedisError
 
 from gateway.services import services

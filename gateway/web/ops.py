@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from redis.exceptions import RedisError
 from psycopg import Error as DatabaseError
+from redis.exceptions import RedisError
 
 from gateway.jobs import QUEUES, queue
 from gateway.services import services

@@ -1,0 +1,72 @@
+"""What every `handoff` command module shares: configuration, a database
+connection with one-line errors, and small formatting helpers.
+
+Kept apart from gateway/cli.py because that module also runs as __main__
+(`python -m gateway.cli`, how `handoff run` starts its worker), and a command
+module importing helpers from it would load a second copy.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import click
+import psycopg
+from psycopg import errors as pg_errors
+
+from gateway.config import Config, ConfigError
+from gateway.db import connect
+
+
+def one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else error.__class__.__name__
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def load_config() -> Config:
+    try:
+        return Config.from_env()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def require_database_url(config: Config) -> str:
+    if not config.database_url:
+        raise click.ClickException(
+            "DATABASE_URL is not set: set it to your PostgreSQL URL, or start everything with `handoff run` "
+            "(it prints the URL of its embedded database)"
+        )
+    return config.database_url
+
+
+@contextmanager
+def database(config: Config | None = None) -> Iterator[psycopg.Connection]:
+    """A connection in a transaction (committed when the block succeeds), with
+    one-line errors for an unreachable or unmigrated database."""
+    url = require_database_url(config or load_config())
+    try:
+        conn = connect(url, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot connect to the database: {one_line(error)}") from None
+    try:
+        with conn:
+            yield conn
+    except pg_errors.UndefinedTable:
+        raise click.ClickException("the database has no Handoff tables yet: run `handoff migrate` first") from None
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"database error: {one_line(error)}") from None
+
+
+def public_url_note(config: Config) -> str | None:
+    """A warning when the URLs just printed cannot be reached by a provider."""
+    host = urlsplit(config.public_url).hostname or ""
+    if host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.endswith(".localhost"):
+        return (f"{config.public_url} is only reachable from this machine; providers need the public https URL "
+                "of this deployment (or of a tunnel to it): set PUBLIC_URL to it")
+    return None
