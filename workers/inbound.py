@@ -52,12 +52,12 @@ def process_inbound(message_id: int) -> str:
         known = conversations.brain_context(conn, conversation["id"], message_id)
         turn = Turn(text=message["text"], payload=message["payload"])
         before = evaluate_message(conversation_state(conversation, known), turn, trigger_config)
-        collected = merge_details(conversation["collected"], extract_details(message["text"]))
+        details = extract_details(message["text"])
         if before.escalate:
             notice_id = escalate_conversation(conn, conversation, before, message_id)
             conversations.record_bot_turn(conn, conversation["id"],
                                           low_confidence_streak=conversation["low_confidence_streak"],
-                                          collected=collected)
+                                          collected=merge_details(conversation["collected"], details))
             messages.mark_processed(conn, message_id)
         else:
             articles = kb.list_articles(conn)
@@ -74,8 +74,9 @@ def process_inbound(message_id: int) -> str:
             return loaded
         message, conversation = loaded
         after = judge_reply(conversation_state(conversation, known), turn, reply, trigger_config)
+        # Merged into the row as it is now: another message's job may have added details meanwhile.
         conversations.record_bot_turn(conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
-                                      collected=collected)
+                                      collected=merge_details(conversation["collected"], details))
         if after.escalate:
             sent_id = escalate_conversation(conn, conversation, after, message_id)
         else:
