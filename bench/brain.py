@@ -694,17 +694,17 @@ def cold_costs(articles: list[dict], settings: dict) -> dict:
     """What the first message of a worker process pays once: indexing the knowledge
     base, compiling the settings, loading VADER."""
     from workers.brain import kb
-    from workers.triggers import TriggerConfig, _compile_config, _sentiment_analyzer
+    from workers.triggers import TriggerConfig, _compile_config, sentiment_analyzer
 
     kb._index.cache_clear()
     _compile_config.cache_clear()
-    _sentiment_analyzer.cache_clear()
+    sentiment_analyzer.cache_clear()
     t0 = time.perf_counter()
     kb.knowledge_base(articles)
     t1 = time.perf_counter()
     TriggerConfig.from_settings(settings)
     t2 = time.perf_counter()
-    _sentiment_analyzer()
+    sentiment_analyzer()
     t3 = time.perf_counter()
     return {"kb_index_ms": (t1 - t0) * 1e3, "compile_settings_ms": (t2 - t1) * 1e3, "vader_load_ms": (t3 - t2) * 1e3}
 

@@ -103,7 +103,7 @@ def worker(burst: bool, queues: list[str]) -> None:
 
     from gateway.jobs import queue
     from workers import context, schedule
-    from workers.brain import responder_for
+    from workers.inbound import warm_up
 
     config = load_config()
     try:
@@ -122,9 +122,10 @@ def worker(burst: bool, queues: list[str]) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     context.configure(config)
     try:
-        # Built (and its SDK imported) once here, before RQ forks a work-horse
-        # per job, so that no job pays for it; a missing API key stops the start.
-        responder_for(config)
+        # Before RQ forks a work-horse per job, so that no job pays for it;
+        # a missing API key stops the start.
+        with database(config) as conn:
+            warm_up(conn, config)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     stop_clock = threading.Event()

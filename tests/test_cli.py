@@ -421,6 +421,8 @@ def test_worker_argument_errors(handoff):
     assert_one_line_error(no_redis, "REDIS_URL not set", exit_code=1)
     dead_redis = handoff("worker", "--burst", REDIS_URL="redis://127.0.0.1:1/0")
     assert_one_line_error(dead_redis, "cannot connect to Redis", exit_code=1)
+    no_key = handoff("worker", "--burst", AI_PROVIDER="openai", OPENAI_API_KEY=None)
+    assert_one_line_error(no_key, "AI_PROVIDER=openai needs OPENAI_API_KEY", exit_code=1)
 
 
 def test_worker_stops_gracefully_on_sigterm(env, redis):

@@ -533,7 +533,7 @@ GLAD = 0.5
 
 
 @functools.cache
-def _sentiment_analyzer():
+def sentiment_analyzer():
     # Imported and built on first use: it reads its lexicon files from disk.
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -555,7 +555,7 @@ def shouting_ratio(text: str) -> float:
 
 def frustration_score(text: str, extra_phrases: re.Pattern | None = None) -> tuple[float, dict]:
     """A score in 0..1 and what made it."""
-    compound = _sentiment_analyzer().polarity_scores(text[:SENTIMENT_TEXT_LIMIT])["compound"]
+    compound = sentiment_analyzer().polarity_scores(text[:SENTIMENT_TEXT_LIMIT])["compound"]
     detail: dict[str, Any] = {"sentiment": compound}
     signals = [SENTIMENT_WEIGHT * max(0.0, -compound)]
     if compound < GLAD:
