@@ -16,6 +16,7 @@ from gateway.web import (
     demo,
     errors,
     inbox,
+    openapi,
     ops,
     webhooks,
     widget,
@@ -37,6 +38,7 @@ def create_app(config: Config | None = None) -> Flask:
         redis=Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2),
     )
     errors.register_error_handlers(app)
-    for blueprint in (ops.bp, webhooks.bp, auth.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, admin_api.bp):
+    for blueprint in (ops.bp, webhooks.bp, auth.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, admin_api.bp,
+                      openapi.bp):
         app.register_blueprint(blueprint)
     return app
