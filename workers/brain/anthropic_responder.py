@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import anthropic
 
-from gateway.config import Config, ConfigError
-from workers.brain.llm import ANSWER_SCHEMA, MAX_ANSWER_TOKENS, MAX_RETRIES, AnswerFailed, LLMResponder, sdk_failures
+from gateway.config import Config
+from workers.brain.llm import (
+    ANSWER_SCHEMA,
+    MAX_ANSWER_TOKENS,
+    AnswerFailed,
+    LLMResponder,
+    sdk_failures,
+)
 
 ANSWER_TOOL = {
     "name": "answer_customer",
@@ -25,13 +31,8 @@ class AnthropicResponder(LLMResponder):
     answer_format = "Answer by calling the answer_customer tool."
 
     def __init__(self, config: Config):
-        if not config.anthropic_api_key:
-            raise ConfigError("AI_PROVIDER=anthropic needs ANTHROPIC_API_KEY: set it, "
-                              "or use AI_PROVIDER=kb for the built-in knowledge-base bot")
-        self.model = config.anthropic_model
-        self.timeout = config.provider_timeout
-        self.client = anthropic.Anthropic(api_key=config.anthropic_api_key, base_url=config.anthropic_base_url,
-                                          timeout=config.provider_timeout, max_retries=MAX_RETRIES)
+        super().__init__(config, api_key=config.anthropic_api_key, base_url=config.anthropic_base_url,
+                         model=config.anthropic_model, client_class=anthropic.Anthropic)
 
     def ask(self, system: str, messages: list[dict]) -> object:
         with sdk_failures(anthropic, anthropic.AnthropicError, self.timeout):

@@ -11,13 +11,13 @@ safe text, so a customer never sees an error or raw JSON.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import json
 import logging
 import math
 import re
+from contextlib import contextmanager
 
+from gateway.config import Config, ConfigError
 from workers.brain import Reply
 from workers.brain.kb import Passage, knowledge_base, small_talk_reply
 
@@ -113,8 +113,17 @@ class LLMResponder:
     subclass sets `provider` and `model` and implements `ask`."""
 
     provider = ""
-    model = ""
     answer_format = "Answer in the JSON format you are given."
+
+    def __init__(self, config: Config, *, api_key: str | None, base_url: str | None, model: str, client_class):
+        if not api_key:
+            raise ConfigError(f"AI_PROVIDER={self.provider} needs {self.provider.upper()}_API_KEY: set it, "
+                              "or use AI_PROVIDER=kb for the built-in knowledge-base bot")
+        self.model = model
+        self.timeout = config.provider_timeout
+        # Few retries: the pipeline decides what a failed answer means.
+        self.client = client_class(api_key=api_key, base_url=base_url, timeout=config.provider_timeout,
+                                   max_retries=MAX_RETRIES)
 
     def ask(self, system: str, messages: list[dict]) -> object:
         """The model's answer: JSON text, or the decoded object. Raises AnswerFailed."""

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import openai
 
-from gateway.config import Config, ConfigError
-from workers.brain.llm import ANSWER_SCHEMA, MAX_ANSWER_TOKENS, MAX_RETRIES, AnswerFailed, LLMResponder, sdk_failures
+from gateway.config import Config
+from workers.brain.llm import (
+    ANSWER_SCHEMA,
+    MAX_ANSWER_TOKENS,
+    AnswerFailed,
+    LLMResponder,
+    sdk_failures,
+)
 
 
 class OpenAIResponder(LLMResponder):
     provider = "openai"
 
     def __init__(self, config: Config):
-        if not config.openai_api_key:
-            raise ConfigError("AI_PROVIDER=openai needs OPENAI_API_KEY: set it, "
-                              "or use AI_PROVIDER=kb for the built-in knowledge-base bot")
-        self.model = config.openai_model
-        self.timeout = config.provider_timeout
-        self.client = openai.OpenAI(api_key=config.openai_api_key, base_url=config.openai_base_url,
-                                    timeout=config.provider_timeout, max_retries=MAX_RETRIES)
+        super().__init__(config, api_key=config.openai_api_key, base_url=config.openai_base_url,
+                         model=config.openai_model, client_class=openai.OpenAI)
 
     def ask(self, system: str, messages: list[dict]) -> str:
         with sdk_failures(openai, openai.OpenAIError, self.timeout):
