@@ -13,14 +13,13 @@ from psycopg.types.json import Jsonb
 
 
 def open_conversation_for(conn, *, channel_id: int, contact_id: int, identity_id: int, mode: str,
-                          team_id: int | None, customer_message: bool = True) -> dict:
+                          team_id: int | None) -> dict:
     """The identity's open conversation, bumped to now, or a new one."""
     params = {"channel_id": channel_id, "contact_id": contact_id, "identity_id": identity_id,
-              "mode": mode, "team_id": team_id, "customer": customer_message}
+              "mode": mode, "team_id": team_id}
     bump = """
         UPDATE conversations
-           SET last_message_at = now(), updated_at = now(),
-               last_customer_message_at = CASE WHEN %(customer)s THEN now() ELSE last_customer_message_at END
+           SET last_message_at = now(), updated_at = now(), last_customer_message_at = now()
          WHERE identity_id = %(identity_id)s AND status <> 'resolved'
         RETURNING id, status
     """
@@ -30,8 +29,7 @@ def open_conversation_for(conn, *, channel_id: int, contact_id: int, identity_id
     created = conn.execute(
         """
         INSERT INTO conversations (channel_id, contact_id, identity_id, mode, team_id, last_customer_message_at)
-        VALUES (%(channel_id)s, %(contact_id)s, %(identity_id)s, %(mode)s, %(team_id)s,
-                CASE WHEN %(customer)s THEN now() END)
+        VALUES (%(channel_id)s, %(contact_id)s, %(identity_id)s, %(mode)s, %(team_id)s, now())
         ON CONFLICT (identity_id) WHERE status <> 'resolved' DO NOTHING
         RETURNING id, status
         """,
@@ -51,9 +49,6 @@ def lock_conversation(conn, conversation_id: int) -> dict | None:
     ).fetchone()
 
 
-def get_conversation(conn, conversation_id: int) -> dict | None:
-    return conn.execute("SELECT * FROM conversations WHERE id = %(id)s", {"id": conversation_id}).fetchone()
-
 
 def record_watermark(conn, identity_id: int, kind: str, watermark: int) -> int | None:
     """Raise the delivered/read watermark of the identity's current conversation
@@ -71,20 +66,6 @@ def record_watermark(conn, identity_id: int, kind: str, watermark: int) -> int |
     ).fetchone()
     return row["id"] if row else None
 
-
-def list_recent(conn, limit: int = 50) -> list[dict]:
-    return conn.execute(
-        """
-        SELECT cv.*, ch.kind AS channel_kind, ch.name AS channel_name,
-               ct.name AS contact_name, ct.phone AS contact_phone, ct.email AS contact_email
-          FROM conversations cv
-          JOIN channels ch ON ch.id = cv.channel_id
-          JOIN contacts ct ON ct.id = cv.contact_id
-         ORDER BY cv.last_message_at DESC
-         LIMIT %(limit)s
-        """,
-        {"limit": limit},
-    ).fetchall()
 
 
 # --- The agent inbox (read-only) -------------------------------------------------------

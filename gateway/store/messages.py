@@ -276,18 +276,6 @@ def transcript(conn, conversation_id: int, *, include_private: bool, after_id: i
     ).fetchall()
 
 
-def recent_history(conn, conversation_id: int, limit: int = 10) -> list[dict]:
-    """The last messages customer and bot/agent exchanged, oldest first."""
-    rows = conn.execute(
-        """
-        SELECT id, sender, text, bot_confidence, created_at FROM messages
-         WHERE conversation_id = %(conversation_id)s AND NOT private
-         ORDER BY id DESC LIMIT %(limit)s
-        """,
-        {"conversation_id": conversation_id, "limit": limit},
-    ).fetchall()
-    return rows[::-1]
-
 
 def unprocessed_inbound(conn, older_than_seconds: int, limit: int = 500) -> list[int]:
     rows = conn.execute(
