@@ -91,5 +91,52 @@ def brain(messages, seconds, skip_end_to_end, as_json) -> None:
     print_report(report, as_json)
 
 
+@bench.command("handoff")
+@click.option("--rate", default=20.0, show_default=True, type=click.FloatRange(min=0.5, max=500),
+              help="Webhooks per second, sent at a fixed rate whatever the answers (open loop).")
+@click.option("--seconds", default=20.0, show_default=True, type=click.FloatRange(min=1),
+              help="Length of the measured load.")
+@click.option("--warmup", default=3.0, show_default=True, type=click.FloatRange(min=0),
+              help="Questions only before the measured load (not counted): customers start their conversations.")
+@click.option("--escalations", default=0.2, show_default=True, type=click.FloatRange(min=0, max=1, min_open=True),
+              help="Share of the measured messages that escalate (0.2: one in five), each from a customer whose "
+                   "conversation is still with the bot; the others are questions the bot answers.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1, max=32),
+              help="`handoff worker` processes (RQ workers).")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="gunicorn processes (WEB_CONCURRENCY)  [default: $WEB_CONCURRENCY or 2]")
+@click.option("--turns", default=3, show_default=True, type=click.IntRange(min=1, max=20),
+              help="Questions a customer asks at most before leaving (and a new customer arriving).")
+@click.option("--deadline", default=15.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds a message may wait for its answer; later or never is a failure.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress still goes to stderr).")
+def handoff(rate, seconds, warmup, escalations, workers, processes, turns, deadline, as_json) -> None:
+    """Escalation latency under a steady load: webhook -> inbox live event and -> the customer's queue message.
+
+    Runs gunicorn and `handoff worker` processes as the Procfile does, with a
+    WhatsApp channel whose Twilio API is a recording stand-in, the kb bot on
+    the sample knowledge base, and teams with agents online that queue
+    conversations. A load-generator process sends signed Twilio webhooks at a
+    fixed rate from many customers: questions the bot answers (the baseline:
+    webhook -> the bot's answer at the stand-in) and escalating messages.
+    Reports p50/p99 of each, the ratios to the baseline, and every message
+    without its answer by the deadline (exit status 1 if there is one). Uses
+    DATABASE_URL / REDIS_URL when set (a dedicated handoff_bench_handoff
+    database and Redis db 7, both removed at the end), embedded servers otherwise.
+    """
+    from bench.handoff import Options, print_report, run_handoff
+
+    options = Options(rate=rate, seconds=seconds, warmup=warmup, escalations=escalations, workers=workers,
+                      processes=processes, turns=turns, deadline=deadline)
+    try:
+        report = run_handoff(options)
+    except KeyboardInterrupt:
+        click.echo("interrupted: web and workers stopped, benchmark data removed", err=True)
+        raise SystemExit(130)
+    print_report(report, as_json)
+    if report["failures"] or report["load_errors"]:
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
     bench()

@@ -12,6 +12,8 @@ from gateway.db import open_pool
 from gateway.services import Services
 from gateway.web import (
     admin_api,
+    admin_teams,
+    agent_api,
     auth,
     demo,
     errors,
@@ -38,7 +40,7 @@ def create_app(config: Config | None = None) -> Flask:
         redis=Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2),
     )
     errors.register_error_handlers(app)
-    for blueprint in (ops.bp, webhooks.bp, auth.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, admin_api.bp,
-                      openapi.bp):
+    for blueprint in (ops.bp, webhooks.bp, auth.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, agent_api.bp,
+                      admin_api.bp, admin_teams.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app

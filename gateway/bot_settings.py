@@ -257,8 +257,19 @@ class BotSettingsSchema(Schema):
         RULES, error=f"unknown rule; the rules are: {', '.join(RULES)}")), load_default=list)
     greeting = fields.Nested(GreetingSchema, load_default=_defaults(GreetingSchema))
     talk_to_agent = fields.Nested(TalkToAgentSchema, load_default=_defaults(TalkToAgentSchema))
-    # offline_or_missed channels: the bot answers when no agent has within this long.
+    # A waiting conversation nobody answered within this long is a missed chat: the
+    # team is alerted again (and an unresponsive assignee relieved of it); after
+    # twice as long the customer is told and missed_chat_action applies. On
+    # offline_or_missed channels the bot starts answering at the first step.
     missed_chat_timeout_seconds = fields.Integer(load_default=180, validate=_between(30, 86400))
+    # "ticket": the conversation becomes a ticket; "bot": the bot answers while it keeps waiting.
+    missed_chat_action = fields.String(load_default="ticket", validate=validate.OneOf(
+        ("ticket", "bot"), error="must be ticket or bot"))
+    # How often a waiting customer hears their place in line, at most (it is also
+    # said whenever it improves by two places or reaches the front).
+    queue_update_seconds = fields.Integer(load_default=180, validate=_between(30, 3600))
+    # A ticket's due time, in the team's business hours after it was opened.
+    ticket_due_business_hours = fields.Integer(load_default=8, validate=_between(1, 720))
 
     @validates_schema
     def unique_topic_names(self, data, **kwargs):

@@ -460,6 +460,12 @@ main.add_command(run)
 main.add_command(triggers)
 main.add_command(settings)
 
+from gateway.cli_teams import agent_capacity, agent_status, team  # noqa: E402 - imports this module's helpers
+
+main.add_command(team)
+agent.add_command(agent_status)
+agent.add_command(agent_capacity)
+
 
 if __name__ == "__main__":  # `python -m gateway.cli`, as `handoff run` starts its worker
     main(prog_name="handoff")

@@ -1,4 +1,4 @@
-"""The demo `handoff run` seeds once: an admin, the sample knowledge base, a web channel.
+"""The demo `handoff run` seeds once: an admin (member of the default teams), the sample knowledge base, a web channel.
 
 The seed is recorded in settings under "demo" (with the web channel's id and
 widget key, which the /demo page embeds), so it happens once per database: a
@@ -15,12 +15,15 @@ from importlib import resources
 
 from channels.web import new_widget_key
 from gateway.kb_import import articles_from_text, save_articles
-from gateway.store.agents import AgentExists, create_agent
+from gateway.store.agents import create_agent
 from gateway.store.channels import ChannelRow, create_channel, get_channel
 from gateway.store.settings import get_setting, put_setting
+from gateway.store.teams import add_member, ensure_team
 
 SETTINGS_KEY = "demo"
 ADMIN_EMAIL = "admin@example.com"
+# The teams the default routing rules name.
+DEMO_TEAMS = ("General", "Billing", "Technical")
 ADMIN_NAME = "Admin"
 WEB_CHANNEL_NAME = "Website"
 # The demo shows the handoff: the bot answers, and escalates to a person.
@@ -67,10 +70,10 @@ def seed_demo(conn) -> DemoSeed:
         return DemoSeed(seeded_now=True, skipped=True, admin_email=None, admin_password=None, web_channel=None)
 
     password = secrets.token_urlsafe(12)
-    try:
-        create_agent(conn, email=ADMIN_EMAIL, name=ADMIN_NAME, password=password, is_admin=True)
-    except AgentExists:  # pragma: no cover - excluded by the empty-database check above
-        password = None
+    admin = create_agent(conn, email=ADMIN_EMAIL, name=ADMIN_NAME, password=password, is_admin=True)
+    # The admin answers what the bot routes to each default team (when online).
+    for team in DEMO_TEAMS:
+        add_member(conn, ensure_team(conn, team), admin["id"])
     articles = sample_articles()
     save_articles(conn, articles)
     channel = create_channel(conn, kind="web", name=WEB_CHANNEL_NAME, address=new_widget_key(), credentials={},

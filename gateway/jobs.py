@@ -33,10 +33,16 @@ def enqueue_inbound(redis: Redis, message_id: int, pipeline: Pipeline | None = N
     )
 
 
-def enqueue_send(redis: Redis, message_id: int, delay_seconds: float = 0) -> None:
+def enqueue_send(redis: Redis, message_id: int, delay_seconds: float = 0, pipeline: Pipeline | None = None) -> None:
     q = queue(redis, "high")
-    kwargs = {"retry": CRASH_RETRY, "job_timeout": SEND_JOB_TIMEOUT, "description": f"send message {message_id}"}
+    kwargs = {"retry": CRASH_RETRY, "job_timeout": SEND_JOB_TIMEOUT, "description": f"send message {message_id}",
+              "pipeline": pipeline}
     if delay_seconds > 0:
         q.enqueue_in(timedelta(seconds=delay_seconds), "workers.outbound.send_message", message_id, **kwargs)
     else:
         q.enqueue("workers.outbound.send_message", message_id, **kwargs)
+
+
+def enqueue_webhook_delivery(redis: Redis, delivery_id: int, pipeline: Pipeline | None = None) -> None:
+    queue(redis, "low").enqueue("workers.notify.deliver_webhook", delivery_id, pipeline=pipeline,
+                                description=f"deliver webhook {delivery_id}")

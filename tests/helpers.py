@@ -296,3 +296,24 @@ class LiveServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+
+def staff_team(db, name: str, *, agents: int = 1, online: bool = True, auto_assign: bool = False,
+               hours: dict | None = None, capacity: int = 5) -> tuple[int, list[dict]]:
+    """A team with `agents` agents (named "<Name> Agent N"), online for an hour or offline."""
+    from gateway.store import agents as agents_store
+    from gateway.store import teams
+
+    with db() as conn:
+        team_id = teams.ensure_team(conn, name)
+        teams.update_team(conn, team_id, auto_assign=auto_assign, hours=hours)
+        members = []
+        for number in range(1, agents + 1):
+            agent = agents_store.create_agent(conn, email=f"{name.lower()}{number}@example.com",
+                                              name=f"{name} Agent{number}", password="correct horse battery")
+            agents_store.set_capacity(conn, agent["id"], capacity)
+            teams.add_member(conn, team_id, agent["id"])
+            if online:
+                agent = agents_store.set_presence(conn, agent["id"], "online", ttl_seconds=3600)
+            members.append(agent)
+    return team_id, members

@@ -30,6 +30,7 @@ from tests.helpers import (
     messenger_text,
     post_messenger,
     post_twilio,
+    staff_team,
     whatsapp_form,
     widget_session,
 )
@@ -63,6 +64,14 @@ FRUSTRATED = "This is RIDICULOUS, you are NOT HELPING!!!"
 def knowledge_base(db):
     for title, body in ARTICLES:
         add_article(db, title, body)
+
+
+@pytest.fixture(autouse=True)
+def staffed_teams(db):
+    """Someone online in every team, taking conversations from the queue: an
+    escalation queues (with no agent online it would become a ticket)."""
+    for team in ("General", "Billing", "Technical"):
+        staff_team(db, team)
 
 
 # --- one customer on one channel ------------------------------------------------------------
@@ -203,7 +212,7 @@ def events(db, kind: str) -> list[dict]:
 
 
 def notice(team: str) -> str:
-    return f"I'm connecting you with our {team} team. A person will reply here as soon as they can."
+    return f"I'm connecting you with our {team} team. You're next in line — about 3 minutes."
 
 
 def assert_escalated(chat: Chat, message: dict, *, rule: str, team: str, priority: str) -> dict:

@@ -10,6 +10,7 @@ import hmac
 import socket
 from dataclasses import replace
 
+import pytest
 from rq import SimpleWorker
 
 from gateway import jobs
@@ -25,6 +26,7 @@ from tests.helpers import (
     messenger_text,
     post_messenger,
 )
+from tests.test_outbound import queue_message
 from workers import context
 
 PAGE_TOKEN = "page-token-" + PAGE_ID
@@ -308,3 +310,53 @@ def test_agent_reply_after_the_24_hour_window_carries_the_human_agent_tag(client
                                      "tag": "HUMAN_AGENT",
                                      "message": {"text": "Sorry for the wait: your refund went out today."}}
     assert row(db, "SELECT status FROM messages WHERE id = %s", message_id)["status"] == "sent"
+
+
+def test_agent_reply_at_6_days_still_carries_the_human_agent_tag(client, db, run_jobs, redis, fake_graph):
+    add_messenger_channel(db)
+    customer_writes(client, db)
+    run_jobs()
+    agent_reply(db, redis, "Your parcel was found.", customer_wrote_hours_ago=6 * 24)
+    run_jobs()
+    assert (fake_graph.sent()[-1]["messaging_type"], fake_graph.sent()[-1]["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+
+
+def test_bot_message_inside_24_hours_is_a_response_without_a_tag(client, db, run_jobs, redis, fake_graph):
+    add_messenger_channel(db)
+    customer_writes(client, db)
+    run_jobs()
+    queued_message(db, redis, "bot", "Anything else?", customer_wrote_hours_ago=23)
+    run_jobs()
+    assert fake_graph.sent()[-1] == {"recipient": {"id": PSID}, "messaging_type": "RESPONSE",
+                                     "message": {"text": "Anything else?"}}
+
+
+def queued_message(db, redis, sender: str, text: str, *, customer_wrote_hours_ago: float) -> int:
+    """A message from `sender` queued in the (only) conversation, the customer's last message that long ago."""
+    with db() as conn:
+        conversation_id = conn.execute("SELECT id FROM conversations").fetchone()["id"]
+    return queue_message(db, redis, conversation_id, sender, text, customer_wrote_hours_ago=customer_wrote_hours_ago)
+
+
+def assert_failed_outside_window(db, message_id: int) -> None:
+    message = row(db, "SELECT * FROM messages WHERE id = %s", message_id)
+    assert (message["status"], message["error_code"], message["attempts"]) == ("failed", "outside_window", 1)
+    [event] = events_of_kind(db, "message.failed")
+    assert (event["message_id"], event["detail"]["code"]) == (message_id, "outside_window")
+
+
+@pytest.mark.parametrize("sender, hours", [("bot", 24.02), ("system", 30), ("bot", 6 * 24), ("agent", 7 * 24 + 0.02)])
+def test_a_message_the_window_no_longer_allows_is_never_sent(client, db, run_jobs, redis, fake_graph, sender, hours):
+    """The bot and system lines never use HUMAN_AGENT; after 7 days not even a person may write."""
+    add_messenger_channel(db)
+    customer_writes(client, db)
+    run_jobs()
+    sent_before = len(fake_graph.requests)
+    message_id = queued_message(db, redis, sender, "We're still here if you need us.", customer_wrote_hours_ago=hours)
+
+    run_jobs()
+
+    assert len(fake_graph.requests) == sent_before
+    assert_failed_outside_window(db, message_id)
+    assert "Not sent, outside the messaging window" in row(db, "SELECT error_message FROM messages WHERE id = %s",
+                                                           message_id)["error_message"]

@@ -12,13 +12,14 @@ from tests.helpers import (
     bearer,
     fetch_one,
     post_widget_message,
+    staff_team,
     widget_session,
 )
 from tests.test_demo_page import SHIPPING, send
 from tests.test_widget_api import EventStream
 
 QUESTION = "How long does shipping take for my order?"
-CONNECTING = "I'm connecting you with our General team. A person will reply here as soon as they can."
+CONNECTING = "I'm connecting you with our General team. You're next in line — about 3 minutes."
 TALK_TO_AGENT = {"title": "Talk to an agent", "payload": "HANDOFF_TALK_TO_AGENT"}
 
 
@@ -31,6 +32,7 @@ def app(app):
 @pytest.fixture
 def channel(db):
     add_article(db, "Shipping", SHIPPING)
+    staff_team(db, "General")  # someone online: the chat is queued for them
     return add_web_channel(db, name="Acme Store")
 
 

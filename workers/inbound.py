@@ -1,8 +1,11 @@
 """process_inbound(message_id): the conversation state machine for one customer message.
 
-1. Under the conversation's row lock: skip what is processed or owned by a
-   person, then ask the trigger engine whether a person should take over
-   before the bot answers (an explicit request, an urgent topic...).
+1. Under the conversation's row lock: skip what is processed; a conversation
+   with a person only records the message (and, for a ticket, an email the
+   customer gave). Otherwise ask the trigger engine whether a person should
+   take over before the bot answers (an explicit request, an urgent
+   topic...); on offline_or_missed channels a person answers first whenever
+   the team is open and someone is online.
 2. Outside any transaction: the responder answers (an LLM may take seconds;
    no lock or connection is held meanwhile).
 3. Under the lock again, since a person may have replied meanwhile: the
@@ -16,16 +19,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime, timezone
 
-from gateway import jobs, live
 from gateway.bot_settings import load_bot_settings
 from gateway.db import transaction
-from gateway.store import conversations, events, kb, messages
+from gateway.effects import Effects
+from gateway.notifications import record as record_notification
+from gateway.store import conversations, events, kb, messages, tickets
 from workers import context
 from workers.brain import Reply, Responder, responder_for
 from workers.brain.details import extract_details, merge_details
 from workers.brain.kb import SMALL_TALK_REPLIES, knowledge_base
-from workers.escalation import escalate_conversation
+from workers.escalation import escalate_conversation, team_available
 from workers.triggers import (
     TALK_TO_AGENT,
     ConversationState,
@@ -35,6 +40,7 @@ from workers.triggers import (
     confirms_solved,
     evaluate_message,
     evaluate_reply,
+    humans_first,
     sentiment_analyzer,
 )
 
@@ -43,51 +49,130 @@ log = logging.getLogger(__name__)
 
 def process_inbound(message_id: int) -> str:
     ctx = context.current()
+    now = datetime.now(timezone.utc)
     with transaction(ctx.pool) as conn:
         loaded = lock_unprocessed(conn, message_id)
         if isinstance(loaded, str):
             return loaded
         message, conversation = loaded
-        settings = load_bot_settings(conn)
-        trigger_config = TriggerConfig.from_settings(settings)
-        known = conversations.brain_context(conn, conversation["id"], message_id)
-        turn = Turn(text=message["text"], payload=message["payload"])
-        before = evaluate_message(conversation_state(conversation, known), turn, trigger_config)
+        effects = Effects(conversation["id"])
+        if not message["metadata"].get("reopened_for_bot"):
+            effects.notify(_message_created(conn, message))
         details = extract_details(message["text"])
-        if before.escalate:
-            notice_id = escalate_conversation(conn, conversation, before, message_id)
+        if conversation["status"] == "ticket":
+            note_reply_email(conn, conversation, details, effects)
+        outcome = None
+        if not bot_may_answer(conversation):
             conversations.record_bot_turn(conn, conversation["id"],
                                           low_confidence_streak=conversation["low_confidence_streak"],
                                           collected=merge_details(conversation["collected"], details))
             messages.mark_processed(conn, message_id)
+            outcome = "human"
         else:
-            articles = kb.list_articles(conn)
-    if before.escalate:
-        _after_commit(ctx, conversation["id"], notice_id, escalated=True)
-        return "escalated"
+            settings = load_bot_settings(conn)
+            trigger_config = TriggerConfig.from_settings(settings)
+            known = conversations.brain_context(conn, conversation["id"], message_id)
+            turn = Turn(text=message["text"], payload=message["payload"])
+            state = conversation_state(conversation, known)
+            before = evaluate_message(state, turn, trigger_config)
+            if not before.escalate and wants_humans_first(conn, conversation, state, turn, trigger_config, now):
+                before = humans_first(state, turn, trigger_config)
+            if before.escalate:
+                conversations.record_bot_turn(conn, conversation["id"],
+                                              low_confidence_streak=conversation["low_confidence_streak"],
+                                              collected=merge_details(conversation["collected"], details))
+                effects.merge(escalate_conversation(conn, conversation, before, message_id, settings=settings,
+                                                    ai_provider=ctx.config.ai_provider, now=now))
+                messages.mark_processed(conn, message_id)
+                outcome = "escalated"
+            else:
+                articles = kb.list_articles(conn)
+    if outcome is not None:
+        effects.apply(ctx.redis)
+        log.info("message %s: %s", message_id, "escalated" if outcome == "escalated" else
+                 f"conversation {conversation['id']} is with a person ({conversation['status']}); the bot is silent")
+        return outcome
 
     provider = settings["provider"] or ctx.config.ai_provider
     reply = bot_answer(responder_for(replace(ctx.config, ai_provider=provider)), known["history"], turn.text, articles)
 
     with transaction(ctx.pool) as conn:
         loaded = lock_unprocessed(conn, message_id)
-        if isinstance(loaded, str):  # a person took over while the bot was thinking
+        if isinstance(loaded, str):
             return loaded
         message, conversation = loaded
+        if not bot_may_answer(conversation):  # a person took over while the bot was thinking
+            messages.mark_processed(conn, message_id)
+            effects.apply(ctx.redis)
+            return "human"
         after = judge_reply(conversation_state(conversation, known), turn, reply, trigger_config)
         # Merged into the row as it is now: another message's job may have added details meanwhile.
         conversations.record_bot_turn(conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
                                       collected=merge_details(conversation["collected"], details))
         if after.escalate:
-            sent_id = escalate_conversation(conn, conversation, after, message_id)
+            effects.merge(escalate_conversation(conn, conversation, after, message_id, settings=settings,
+                                                ai_provider=ctx.config.ai_provider, now=now))
         else:
             offer = before if before.offer_human else after
-            sent_id = _store_bot_answer(conn, conversation, message_id, reply, offer, known, settings)
+            effects.send(_store_bot_answer(conn, conversation, message_id, reply, offer, known, settings))
         messages.mark_processed(conn, message_id)
-    _after_commit(ctx, conversation["id"], sent_id, escalated=after.escalate)
+    effects.apply(ctx.redis)
     log.info("message %s: %s (confidence %.2f%s)", message_id, "escalated" if after.escalate else "answered",
              reply.confidence, ", responder failed" if reply.failed else "")
     return "escalated" if after.escalate else "answered"
+
+
+def answer_waiting(conversation_id: int) -> str:
+    """The bot now helps a customer who waits for a person (a missed chat, a
+    ticket): it answers their latest message, if it has not yet."""
+    with transaction(context.current().pool) as conn:
+        message_id = messages.reopen_unanswered_for_bot(conn, conversation_id)
+    if message_id is None:
+        return "nothing to answer"
+    return process_inbound(message_id)
+
+
+def bot_may_answer(conversation: dict) -> bool:
+    """The bot answers conversations nobody escalated, and those waiting for a
+    person where it was asked to help meanwhile (a ticket, a missed chat). It
+    never answers once a person is talking."""
+    if conversation["status"] == "bot":
+        return True
+    return conversation["bot_fallback"] and conversation["status"] in ("queued", "assigned", "ticket") \
+        and conversation["first_agent_reply_at"] is None
+
+
+def wants_humans_first(conn, conversation: dict, state: ConversationState, turn: Turn, config: TriggerConfig,
+                       now: datetime) -> bool:
+    """offline_or_missed channels: a new conversation goes to a person when
+    its team is open and someone is online; otherwise the bot answers."""
+    if conversation["mode"] != "offline_or_missed" or conversation["escalated_at"] is not None \
+            or conversation["status"] != "bot" or conversation["bot_fallback"]:
+        return False
+    return team_available(conn, humans_first(state, turn, config).team, now)
+
+
+def note_reply_email(conn, conversation: dict, details: dict, effects: Effects) -> None:
+    """A customer waiting on a ticket gave an email address (the web widget
+    asks for one): the answer goes there too."""
+    emails = details.get("emails") or []
+    ticket = tickets.ticket_of_conversation(conn, conversation["id"])
+    if not emails or ticket is None or ticket["status"] == "closed" or ticket["email"]:
+        return
+    tickets.set_ticket_email(conn, conversation["id"], emails[-1])
+    effects.send(messages.insert_outbound(
+        conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
+        text=f"Thanks! We'll also answer ticket #{ticket['number']} by email at {emails[-1]}.",
+        metadata={"ticket": ticket["number"], "email_noted": True},
+    ))
+
+
+def _message_created(conn, message: dict):
+    return record_notification(
+        conn, "message.created",
+        {"message_id": message["id"], "conversation_id": message["conversation_id"], "sender": "customer",
+         "text": message["text"], "attachments": message["attachments"], "created_at": message["created_at"]},
+        conversation_id=message["conversation_id"])
 
 
 def warm_up(conn, config) -> None:
@@ -117,11 +202,6 @@ def lock_unprocessed(conn, message_id: int) -> tuple[dict, dict] | str:
     if message["processed_at"] is not None:
         log.info("message %s already processed", message_id)
         return "already processed"
-    if conversation["status"] != "bot":
-        messages.mark_processed(conn, message_id)
-        log.info("message %s: conversation %s is with a person (%s); the bot stays silent",
-                 message_id, conversation["id"], conversation["status"])
-        return "human"
     return message, conversation
 
 
@@ -185,11 +265,3 @@ def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, o
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="bot",
         text=text, reply_to_id=message_id, bot_confidence=reply.confidence, metadata=metadata,
     )
-
-
-def _after_commit(ctx, conversation_id: int, message_id: int | None, *, escalated: bool) -> None:
-    if escalated:
-        live.publish(ctx.redis, "conversation.escalated", conversation_id)
-    if message_id is not None:
-        jobs.enqueue_send(ctx.redis, message_id)
-        live.publish(ctx.redis, "message.created", conversation_id, message_id=message_id)

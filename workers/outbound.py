@@ -4,28 +4,45 @@ A send is claimed in the database before the provider is called, so two
 workers never send the same message, and a worker that dies mid-send leaves a
 lease the sweeper picks up. Transient failures (timeouts, 429, 5xx) are
 retried after the configured delays; anything else is marked failed at once.
+
+What a message's metadata may ask for:
+- {"template": {"name", "content_sid", "variables": {"1": ...}}}: a WhatsApp
+  template (channels.templates.message_metadata), sent as ContentSid and
+  ContentVariables; the text is the rendered body, kept for the transcript.
+- {"via": "email", "to": ..., "subject": ...}: an email to the customer
+  instead of the channel (a reply the channel can no longer carry).
+
+The messaging window (channels.windows) is checked when the message is sent,
+not when it was queued: a message its window no longer allows (the bot on
+WhatsApp after 24 hours, anyone on Messenger after 7 days...) is failed at
+once with code "outside_window" instead of earning the provider's refusal
+(a 63016 a while later, or a Graph error). On Messenger an agent's message
+sent from 24 hours to 7 days after the customer's last message carries the
+HUMAN_AGENT tag; the bot's and system messages never do.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from channels.base import OutboundMessage, QuickReply, SendError
+from channels.base import OutboundMessage, QuickReply, SendError, SendResult
 from channels.messenger import MessengerChannel
+from channels.templates import explain_error
 from channels.web import WebChannel
 from channels.whatsapp import WhatsAppChannel
+from channels.windows import Window, window_state
 from gateway import jobs, live
 from gateway.config import Config
 from gateway.db import transaction
 from gateway.store import events, messages
 from gateway.store.channels import ChannelRow, get_channel
-from workers import context
+from workers import context, mailer
 
 log = logging.getLogger(__name__)
 
-# Messenger's standard messaging window after the customer's last message.
-MESSENGER_WINDOW = timedelta(hours=24)
+OUTSIDE_WINDOW = "outside_window"
+EMAIL_SUBJECT = "Your conversation with our support team"
 
 
 def adapter_for(channel: ChannelRow, config: Config):
@@ -38,27 +55,55 @@ def adapter_for(channel: ChannelRow, config: Config):
     return WebChannel()
 
 
-def outbound_message(claimed: dict, channel: ChannelRow, config: Config) -> OutboundMessage:
+def outbound_message(claimed: dict, channel: ChannelRow, config: Config, window: Window) -> OutboundMessage:
     status_callback = (
         f"{config.public_url}/webhooks/twilio/status" if channel.kind == "whatsapp" else None
     )
+    template = claimed["metadata"].get("template")
     return OutboundMessage(
         recipient_address=claimed["recipient_address"],
         text=claimed["text"],
         sender=claimed["sender"],
         status_callback_url=status_callback,
-        messenger_tag=messenger_tag(claimed) if channel.kind == "messenger" else None,
+        # Only a person may use Messenger's HUMAN_AGENT tag (PROTOCOLS.md §2).
+        messenger_tag=window.messenger_tag if claimed["sender"] == "agent" else None,
+        template_sid=template["content_sid"] if template else None,
+        template_variables=(template.get("variables") or {}) if template else {},
         quick_replies=tuple(QuickReply(reply["title"], reply["payload"])
                             for reply in claimed["metadata"].get("quick_replies", ())),
     )
 
 
-def messenger_tag(claimed: dict) -> str | None:
-    """RESPONSE (no tag) inside Messenger's 24-hour window; after it, only a human
-    may still answer, for 7 days, with the HUMAN_AGENT tag (PROTOCOLS.md §2)."""
-    last = claimed["last_customer_message_at"]
-    outside_window = last is None or datetime.now(timezone.utc) - last > MESSENGER_WINDOW
-    return "HUMAN_AGENT" if claimed["sender"] == "agent" and outside_window else None
+def window_refusal(claimed: dict, channel_kind: str, window: Window) -> str | None:
+    """Why the messaging window does not allow this message now, or None if it does."""
+    if claimed["metadata"].get("template") and channel_kind == "whatsapp":
+        return None  # an approved template may open a conversation at any time
+    allowed = window.agent_free_text if claimed["sender"] == "agent" else window.bot_may_send
+    return None if allowed else f"Not sent, outside the messaging window. {window.explanation}"
+
+
+def send_email(claimed: dict, config: Config) -> SendResult:
+    """The message as an email to the address its metadata names."""
+    metadata = claimed["metadata"]
+    if not config.smtp_url:  # retrying would not set it
+        raise SendError("cannot send email: SMTP_URL is not set", transient=False, code="no_smtp")
+    try:
+        message_id = mailer.send_email(config, metadata["to"], metadata.get("subject") or EMAIL_SUBJECT,
+                                       claimed["text"])
+    except mailer.MailError as error:
+        raise SendError(f"email to {metadata['to']} failed: {error}", transient=True, code="mail") from None
+    return SendResult(provider_message_id=f"email:{message_id}", status="sent")
+
+
+def send(claimed: dict, channel: ChannelRow, config: Config) -> SendResult:
+    """Send the claimed message the way it asks, or raise SendError."""
+    if claimed["metadata"].get("via") == "email":
+        return send_email(claimed, config)
+    window = window_state(channel.kind, claimed["last_customer_message_at"], datetime.now(timezone.utc))
+    refusal = window_refusal(claimed, channel.kind, window)
+    if refusal:
+        raise SendError(refusal, transient=False, code=OUTSIDE_WINDOW)
+    return adapter_for(channel, config).send(outbound_message(claimed, channel, config, window))
 
 
 def send_message(message_id: int) -> str:
@@ -72,7 +117,7 @@ def send_message(message_id: int) -> str:
         channel = get_channel(conn, claimed["channel_id"])
     conversation_id = claimed["conversation_id"]
     try:
-        result = adapter_for(channel, config).send(outbound_message(claimed, channel, config))
+        result = send(claimed, channel, config)
     except SendError as error:
         return _record_failure(ctx, claimed, error)
     with transaction(ctx.pool) as conn:
@@ -81,7 +126,8 @@ def send_message(message_id: int) -> str:
             # A failure receipt (e.g. 63016) beat the provider's response here.
             events.record_event(conn, "message.failed", conversation_id=conversation_id, message_id=message_id,
                                 detail={"status": sent["status"], "error_code": sent["error_code"],
-                                        "error_message": sent["error_message"]})
+                                        "error_message": sent["error_message"],
+                                        "explanation": explain_error(sent["error_code"])})
     log.info("message %s sent on %s channel %s as %s (%s)", message_id, channel.kind, channel.id,
              result.provider_message_id, sent["status"])
     live.publish(ctx.redis, "message.status", conversation_id, message_id=message_id, status=sent["status"],

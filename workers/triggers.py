@@ -709,6 +709,17 @@ def evaluate_reply(state: ConversationState, turn: Turn, confidence: float, mode
     return _decide(finding, state, text, config, streak)
 
 
+def humans_first(state: ConversationState, turn: Turn, config: TriggerConfig) -> Decision:
+    """offline_or_missed channels: a person answers before the bot does. The
+    conversation is routed (and prioritized, for VIPs) as an escalation would be."""
+    text = _Text(turn.text)
+    vip = vip_reason(state, config) is not None
+    team, routing = route(state, text.normalized, vip, config)
+    return Decision(escalate=True, rule="humans_first", team=team, priority=config.vip_priority if vip else "normal",
+                    score=1.0, excerpt=_excerpt(text.original), detail={"routing": routing},
+                    low_confidence_streak=state.low_confidence_streak)
+
+
 def _not_evaluated(state: ConversationState) -> Decision | None:
     if state.status != "bot":
         reason = f"the conversation is {state.status}"

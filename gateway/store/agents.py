@@ -2,7 +2,8 @@
 
 agents: id, email (unique, case-insensitive), name, password_hash (scrypt via
 werkzeug), is_admin, api_token_hash (sha256 of a personal API token),
-presence, presence_at, capacity, disabled_at.
+presence, presence_at, presence_expires_at (past it the agent is offline,
+whatever presence says), capacity, disabled_at.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import secrets
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_PASSWORD_LENGTH = 8
-PUBLIC_COLUMNS = "id, email, name, is_admin, presence, presence_at, capacity, disabled_at, created_at"
+PRESENCES = ("online", "away", "offline")
+# What `presence` says only holds until it expires (the heartbeat stopped).
+EFFECTIVE_PRESENCE = "CASE WHEN presence_expires_at > now() THEN presence ELSE 'offline' END"
+PUBLIC_COLUMNS = ("id, email, name, is_admin, " + EFFECTIVE_PRESENCE + " AS presence, presence_at, "
+                  "presence_expires_at, capacity, disabled_at, created_at")
 
 
 class AgentExists(ValueError):
@@ -92,3 +97,44 @@ def agent_by_api_token(conn, token: str) -> dict | None:
         f"SELECT {PUBLIC_COLUMNS} FROM agents WHERE api_token_hash = %(hash)s AND disabled_at IS NULL",
         {"hash": hashlib.sha256(token.encode()).hexdigest()},
     ).fetchone()
+
+
+def set_presence(conn, agent_id: int, presence: str, *, ttl_seconds: float) -> dict | None:
+    """online/away for ttl_seconds (renewed by each heartbeat), or offline now."""
+    return conn.execute(
+        f"""
+        UPDATE agents SET presence = %(presence)s, presence_at = now(),
+               presence_expires_at = CASE WHEN %(presence)s = 'offline' THEN NULL
+                                          ELSE now() + make_interval(secs => %(ttl)s) END
+         WHERE id = %(id)s AND disabled_at IS NULL
+        RETURNING {PUBLIC_COLUMNS}
+        """,
+        {"id": agent_id, "presence": presence, "ttl": ttl_seconds},
+    ).fetchone()
+
+
+def set_capacity(conn, agent_id: int, capacity: int) -> None:
+    conn.execute("UPDATE agents SET capacity = %(capacity)s WHERE id = %(id)s", {"id": agent_id, "capacity": capacity})
+
+
+def list_agents(conn) -> list[dict]:
+    """Every active agent with their teams' names and how many conversations they hold."""
+    return conn.execute(
+        f"""
+        SELECT {PUBLIC_COLUMNS},
+               (SELECT coalesce(array_agg(t.name ORDER BY t.name), '{{}}') FROM agent_teams m
+                  JOIN teams t ON t.id = m.team_id WHERE m.agent_id = agents.id) AS teams,
+               (SELECT count(*) FROM conversations c WHERE c.assignee_id = agents.id AND c.status = 'assigned')
+                   AS open_conversations
+          FROM agents WHERE disabled_at IS NULL ORDER BY lower(email)
+        """
+    ).fetchall()
+
+
+def update_agent(conn, agent_id: int, *, name: str | None = None, is_admin: bool | None = None) -> None:
+    """Change what is given (None keeps it)."""
+    conn.execute(
+        "UPDATE agents SET name = coalesce(%(name)s, name), is_admin = coalesce(%(is_admin)s, is_admin) "
+        "WHERE id = %(id)s",
+        {"id": agent_id, "name": name, "is_admin": is_admin},
+    )

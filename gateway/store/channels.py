@@ -70,3 +70,14 @@ def update_channel(conn, channel_id: int, *, name: str | None = None, mode: str 
         "UPDATE channels SET name = coalesce(%(name)s, name), mode = coalesce(%(mode)s, mode) WHERE id = %(id)s",
         {"id": channel_id, "name": name, "mode": mode},
     )
+
+
+def lock_channel(conn, channel_id: int) -> ChannelRow | None:
+    """The channel, locked until the end of the transaction (for a read-modify-write of its settings)."""
+    return _row(conn.execute("SELECT * FROM channels WHERE id = %(id)s FOR UPDATE", {"id": channel_id}).fetchone())
+
+
+def set_channel_settings(conn, channel_id: int, settings: dict) -> None:
+    """Set these top-level keys of the channel's settings; the other keys keep their values."""
+    conn.execute("UPDATE channels SET settings = settings || %(settings)s WHERE id = %(id)s",
+                 {"id": channel_id, "settings": Jsonb(settings)})

@@ -258,3 +258,8 @@ def mark_escalated(conn, conversation_id: int, *, team_id: int | None, priority:
         """,
         {"id": conversation_id, "team_id": team_id, "priority": priority, "reason": reason, "detail": Jsonb(detail)},
     )
+
+
+def store_handoff_packet(conn, conversation_id: int, packet: dict) -> None:
+    conn.execute("UPDATE conversations SET handoff_packet = %(packet)s WHERE id = %(id)s",
+                 {"id": conversation_id, "packet": Jsonb(packet)})

@@ -317,3 +317,19 @@ def forget_stale_early_receipts(conn) -> int:
     return conn.execute(
         f"DELETE FROM early_receipts WHERE received_at < now() - interval '{EARLY_RECEIPT_LIFETIME}'"
     ).rowcount
+
+
+def reopen_unanswered_for_bot(conn, conversation_id: int) -> int | None:
+    """The customer's latest message, if the bot has not answered it, made
+    unprocessed again (and marked so: it is not a new message) so that the
+    bot answers it now that it helps a waiting customer; its id, or None."""
+    row = conn.execute(
+        """
+        UPDATE messages m SET processed_at = NULL, metadata = m.metadata || '{"reopened_for_bot": true}'
+         WHERE m.id = (SELECT max(id) FROM messages WHERE conversation_id = %(id)s AND sender = 'customer')
+           AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.reply_to_id = m.id AND r.sender = 'bot')
+        RETURNING m.id
+        """,
+        {"id": conversation_id},
+    ).fetchone()
+    return row["id"] if row else None

@@ -1,4 +1,5 @@
-"""The admin JSON API (/api/admin/...): the bot settings and the channels' mode and name.
+"""The admin JSON API (/api/admin/...): the bot settings, the channels' mode and name,
+and the WhatsApp channels' message templates.
 
 Every endpoint is for admins (`api_auth(admin=True)`: a personal API token,
 or the session cookie with X-CSRF-Token for writes). Every change is
@@ -12,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
+from channels.templates import TemplateListSchema, load_templates, templates_setting
 from gateway.bot_settings import load_bot_settings, save_bot_settings
 from gateway.db import transaction
 from gateway.services import services
@@ -127,3 +129,47 @@ def update_channel(channel_id: int):
             channels.update_channel(conn, channel_id, name=change.get("name"), mode=change.get("mode"))
             _record_change(conn, {"channel_id": channel_id, "changed": sorted(changed)})
         return jsonify(_channel_json(channels.get_channel(conn, channel_id)))
+
+
+# --- WhatsApp templates ---------------------------------------------------------------------
+
+
+def _templates_json(channel_id: int, templates: list) -> dict:
+    return {"channel_id": channel_id, "templates": templates_setting(templates)}
+
+
+def _whatsapp_channel_or_404(conn, channel_id: int) -> channels.ChannelRow:
+    """The channel; 400 when it is not a WhatsApp channel (only those have templates)."""
+    channel = _channel_or_404(conn, channel_id)
+    if channel.kind != "whatsapp":
+        raise ApiError(400, f"channel {channel.id} is a {channel.kind} channel: templates are only for WhatsApp")
+    return channel
+
+
+@bp.get("/channels/<int:channel_id>/templates")
+@api_auth(admin=True)
+def get_templates(channel_id: int):
+    """The approved templates agents may send outside WhatsApp's 24-hour window."""
+    with services().pool.connection() as conn:
+        channel = _whatsapp_channel_or_404(conn, channel_id)
+        return jsonify(_templates_json(channel_id, load_templates(channel.settings)))
+
+
+@bp.put("/channels/<int:channel_id>/templates")
+@api_auth(admin=True)
+def replace_templates(channel_id: int):
+    """Replace the channel's whole list of templates ({"templates": [...]})."""
+    try:
+        templates = TemplateListSchema().load(_json_object())["templates"]
+    except ValidationError as error:
+        raise ApiError(400, "invalid templates", error.messages) from None
+    with transaction(services().pool) as conn:
+        channel = _whatsapp_channel_or_404(conn, channel_id)
+        before = {template.name: template for template in load_templates(channel.settings)}
+        after = {template.name: template for template in templates}
+        change = {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
+                  "updated": sorted(name for name in after.keys() & before.keys() if after[name] != before[name])}
+        if any(change.values()) or list(before) != list(after):
+            channels.set_channel_settings(conn, channel_id, {"templates": templates_setting(templates)})
+            _record_change(conn, {"channel_id": channel_id, "changed": ["templates"], **change})
+    return jsonify(_templates_json(channel_id, templates))

@@ -45,6 +45,30 @@ VISITOR = [{"visitor": []}]
 CHANNEL_ID = {"name": "channel_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 WIDGET_KEY = {"name": "widget_key", "in": "path", "required": True, "schema": {"type": "string"}}
 
+CONVERSATION_ID = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+TICKET_NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
+AGENT_MESSAGE = {"$ref": "#/components/schemas/AgentMessage"}
+TICKET = {"$ref": "#/components/schemas/Ticket"}
+
+TEAM = {"$ref": "#/components/schemas/Team"}
+AGENT_SCHEMA = {"$ref": "#/components/schemas/Agent"}
+TEAM_ID = {"name": "team_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+AGENT_ID = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+HOURS = {"type": "object", "description": "business hours: {timezone, weekly: {mon: [[\"09:00\", \"17:30\"]], ...}, "
+                                          "holidays: [\"2026-12-25\"]}; {} is always open"}
+TEAM_FIELDS = {"name": {"type": "string", "maxLength": 100}, "hours": HOURS, "auto_assign": {"type": "boolean"},
+               "email": {"type": ["string", "null"], "format": "email"}}
+
+
+def _agent_change(summary: str, body: dict | None = None) -> dict:
+    """An agent's action on a conversation: answers with the conversation as it now is."""
+    return _operation(summary, {"200": _json({"type": "object", "properties": {"conversation": {"type": "object"}}},
+                                             "the conversation"),
+                                "409": _json(ERROR, "the conversation's state does not allow it"),
+                                **_errors(*((400,) if body else ()), 401, 403, 404)},
+                      body=body, security=AGENT, parameters=[CONVERSATION_ID])
+
+
 PATHS = {
     "/api/admin/bot-settings": {
         "get": _operation("The bot settings document (defaults filled in)",
@@ -67,9 +91,160 @@ PATHS = {
                                 "mode": {"enum": ["bot_only", "hybrid", "offline_or_missed"]}}},
                             security=AGENT, parameters=[CHANNEL_ID]),
     },
+    "/api/admin/teams": {
+        "get": _operation("Every team: hours, open now and the next opening, members and their presence",
+                          {"200": _json({"type": "object", "properties": {"teams": {"type": "array", "items": TEAM}}},
+                                        "the teams"), **_errors(401, 403)}, security=AGENT),
+        "post": _operation("Create a team (always open and auto-assigning unless told otherwise)",
+                           {"201": _json(TEAM, "the team"), "409": _json(ERROR, "a team has this name (in any case)"),
+                            **_errors(400, 401, 403)},
+                           body={"type": "object", "required": ["name"], "additionalProperties": False,
+                                 "properties": TEAM_FIELDS}, security=AGENT),
+    },
+    "/api/admin/teams/{team_id}": {
+        "get": _operation("A team", {"200": _json(TEAM, "the team"), **_errors(401, 403, 404)},
+                          security=AGENT, parameters=[TEAM_ID]),
+        "patch": _operation("Rename a team, set its hours, assignment or email (null clears it); warnings say "
+                            "when the bot settings' routing still names the old name",
+                            {"200": _json({"allOf": [TEAM, {"type": "object", "properties": {
+                                "warnings": {"type": "array", "items": {"type": "string"}}}}]}, "the team"),
+                             "409": _json(ERROR, "another team has this name"), **_errors(400, 401, 403, 404)},
+                            body={"type": "object", "additionalProperties": False, "properties": TEAM_FIELDS},
+                            security=AGENT, parameters=[TEAM_ID]),
+    },
+    "/api/admin/teams/{team_id}/members": {
+        "put": _operation("Make the team's members exactly these agents",
+                          {"200": _json(TEAM, "the team"), **_errors(400, 401, 403, 404)},
+                          body={"type": "object", "required": ["agent_ids"], "properties": {
+                              "agent_ids": {"type": "array", "items": {"type": "integer"}}}},
+                          security=AGENT, parameters=[TEAM_ID]),
+    },
+    "/api/admin/teams/{team_id}/members/{agent_id}": {
+        "post": _operation("Add an agent to the team", {"200": _json(TEAM, "the team"), **_errors(401, 403, 404)},
+                           security=AGENT, parameters=[TEAM_ID, AGENT_ID]),
+        "delete": _operation("Remove an agent from the team (404 if not a member)",
+                             {"200": _json(TEAM, "the team"), **_errors(401, 403, 404)},
+                             security=AGENT, parameters=[TEAM_ID, AGENT_ID]),
+    },
+    "/api/admin/agents": {
+        "get": _operation("Every agent: presence, capacity, load, teams",
+                          {"200": _json({"type": "object", "properties": {
+                              "agents": {"type": "array", "items": AGENT_SCHEMA}}}, "the agents"),
+                           **_errors(401, 403)}, security=AGENT),
+    },
+    "/api/admin/agents/{agent_id}": {
+        "patch": _operation("Change an agent's name, admin flag, capacity or teams (exactly those given)",
+                            {"200": _json(AGENT_SCHEMA, "the agent"),
+                             "409": _json(ERROR, "an admin cannot remove their own admin flag"),
+                             **_errors(400, 401, 403, 404)},
+                            body={"type": "object", "additionalProperties": False, "properties": {
+                                "name": {"type": "string", "maxLength": 100}, "is_admin": {"type": "boolean"},
+                                "capacity": {"type": "integer", "minimum": 0, "maximum": 100},
+                                "teams": {"type": "array", "items": {"type": ["integer", "string"]},
+                                          "description": "team ids or names"}}},
+                            security=AGENT, parameters=[AGENT_ID]),
+    },
     "/api/agent/me": {
         "get": _operation("The logged-in agent", {"200": _json({"type": "object"}, "the agent"), **_errors(401)},
                           security=AGENT),
+    },
+    "/api/agent/queue": {
+        "get": _operation(
+            "Conversations waiting for a person in my teams (or one of them), in serving order with their place "
+            "in line; each team's count; and my assigned conversations",
+            {"200": _json({"type": "object", "properties": {
+                "teams": {"type": "array"}, "waiting": {"type": "array"}, "mine": {"type": "array"}}}, "the queue"),
+             **_errors(400, 401, 403, 404)},
+            security=AGENT, parameters=[{"name": "team", "in": "query", "schema": {"type": "integer"}}]),
+    },
+    "/api/agent/conversations/{conversation_id}": {
+        "get": _operation(
+            "A conversation with its handoff packet, transcript (private notes marked), contact and cross-channel "
+            "history, events, messaging window, reply options and templates, and ticket",
+            {"200": _json({"type": "object"}, "the conversation"), **_errors(401, 403, 404)},
+            security=AGENT, parameters=[CONVERSATION_ID]),
+    },
+    "/api/agent/conversations/{conversation_id}/claim": {
+        "post": _agent_change("Take a queued conversation or a ticket (one of two concurrent claims wins; "
+                              "the customer hears who joined)"),
+    },
+    "/api/agent/conversations/{conversation_id}/assign": {
+        "post": _agent_change("Assign to a member of the conversation's team (the assignee handing over, anyone "
+                              "while nobody holds it, or an admin)",
+                              {"type": "object", "required": ["agent_id"],
+                               "properties": {"agent_id": {"type": "integer"}}}),
+    },
+    "/api/agent/conversations/{conversation_id}/transfer": {
+        "post": _agent_change("Transfer to another team's queue (the customer hears their place in line); "
+                              "a ticket becomes that team's ticket",
+                              {"type": "object", "properties": {"team_id": {"type": "integer"},
+                                                                "team": {"type": "string"},
+                                                                "note": {"type": "string"}}}),
+    },
+    "/api/agent/conversations/{conversation_id}/reply": {
+        "post": _operation(
+            "Reply: text, an approved WhatsApp template, or an email (by_email); 409 with reply_options when "
+            "the messaging window or the conversation's state does not allow it",
+            {"201": _json({"type": "object", "properties": {"message": AGENT_MESSAGE, "via": {"type": "string"},
+                                                            "plan": {"type": "object"}}}, "queued for sending"),
+             "409": _json(ERROR, "refused: details.reply_options says what can be sent"),
+             **_errors(400, 401, 403, 404)},
+            body={"type": "object", "properties": {
+                "text": {"type": "string", "maxLength": 4000}, "template": {"type": "string"},
+                "variables": {"type": "object", "additionalProperties": {"type": "string"}},
+                "by_email": {"type": "boolean"}}},
+            security=AGENT, parameters=[CONVERSATION_ID]),
+    },
+    "/api/agent/conversations/{conversation_id}/notes": {
+        "post": _operation(
+            "A private note (never sent to the customer)",
+            {"201": _json({"type": "object", "properties": {"message": AGENT_MESSAGE}}, "stored"),
+             **_errors(400, 401, 403, 404)},
+            body={"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+            security=AGENT, parameters=[CONVERSATION_ID]),
+    },
+    "/api/agent/conversations/{conversation_id}/resolve": {
+        "post": _agent_change("Resolve (its open ticket is closed)"),
+    },
+    "/api/agent/conversations/{conversation_id}/reopen": {
+        "post": _agent_change("Reopen a resolved conversation, assigned to me (409 if the customer has a newer "
+                              "open one)"),
+    },
+    "/api/agent/presence": {
+        "post": _operation(
+            "Set my presence, or renew it with {} (the heartbeat); coming online takes queued conversations, "
+            "going away or offline hands back those still waiting for a first answer",
+            {"200": _json({"type": "object", "properties": {
+                "presence": {"enum": ["online", "away", "offline"]}, "expires_at": {"type": ["string", "null"]},
+                "assigned": {"type": "array"}, "handed_back": {"type": "array"}}}, "my presence"),
+             **_errors(400, 401, 403)},
+            body={"type": "object", "properties": {"presence": {"enum": ["online", "away", "offline"]}}},
+            security=AGENT),
+    },
+    "/api/agent/tickets": {
+        "get": _operation(
+            "Tickets of my teams, due first (closed ones with ?status=closed)",
+            {"200": _json({"type": "object", "properties": {"tickets": {"type": "array", "items": TICKET}}},
+                          "the tickets"), **_errors(400, 401)},
+            security=AGENT,
+            parameters=[{"name": "status", "in": "query", "schema": {"enum": ["open", "pending", "closed"]}}]),
+    },
+    "/api/agent/tickets/{number}": {
+        "get": _operation("A ticket", {"200": _json({"type": "object", "properties": {"ticket": TICKET}}, "it"),
+                                       **_errors(401, 403, 404)},
+                          security=AGENT, parameters=[TICKET_NUMBER]),
+    },
+    "/api/agent/tickets/{number}/close": {
+        "post": _operation("Close a ticket (a conversation waiting only on it is resolved)",
+                           {"200": _json({"type": "object", "properties": {"ticket": TICKET}}, "closed"),
+                            "409": _json(ERROR, "already closed"), **_errors(401, 403, 404)},
+                           security=AGENT, parameters=[TICKET_NUMBER]),
+    },
+    "/api/agent/stream": {
+        "get": _operation(
+            "Server-sent events: a hello (my presence, queue sizes), then the live events of my teams' "
+            "conversations; ends after about 5 minutes",
+            {"200": {"description": "text/event-stream"}, **_errors(401)}, security=AGENT),
     },
     "/api/widget/{widget_key}/session": {
         "post": _operation(
@@ -122,6 +297,35 @@ COMPONENTS = {
             "id": {"type": "integer"}, "kind": {"enum": ["whatsapp", "messenger", "web"]},
             "name": {"type": "string"}, "address": {"type": "string"},
             "mode": {"enum": ["bot_only", "hybrid", "offline_or_missed"]}}},
+        "Team": {"type": "object", "properties": {
+            "id": {"type": "integer"}, **TEAM_FIELDS, "created_at": {"type": "string", "format": "date-time"},
+            "open_now": {"type": "boolean"}, "always_open": {"type": "boolean"},
+            "next_opening": {"type": ["string", "null"], "format": "date-time"},
+            "next_opening_text": {"type": ["string", "null"]},
+            "next_closing": {"type": ["string", "null"], "format": "date-time"},
+            "next_closing_text": {"type": ["string", "null"]},
+            "online": {"type": "integer"}, "available": {"type": "boolean"},
+            "members": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
+                "presence": {"enum": ["online", "away", "offline"]}, "capacity": {"type": "integer"},
+                "open_conversations": {"type": "integer"}}}}}},
+        "Agent": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
+            "is_admin": {"type": "boolean"}, "presence": {"enum": ["online", "away", "offline"]},
+            "presence_expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "capacity": {"type": "integer"}, "open_conversations": {"type": "integer"},
+            "teams": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"}}}}}},
+        "AgentMessage": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "conversation_id": {"type": "integer"},
+            "sender": {"enum": ["agent"]}, "agent_name": {"type": "string"}, "text": {"type": "string"},
+            "status": {"type": "string"}, "private": {"type": "boolean"}, "metadata": {"type": "object"},
+            "created_at": {"type": "string", "format": "date-time"}}},
+        "Ticket": {"type": "object", "properties": {
+            "number": {"type": "integer"}, "subject": {"type": "string"},
+            "status": {"enum": ["open", "pending", "closed"]}, "team": {"type": ["string", "null"]},
+            "conversation_id": {"type": ["integer", "null"]}, "reply_email": {"type": ["string", "null"]},
+            "due_at": {"type": ["string", "null"], "format": "date-time"}}},
         "WidgetMessage": {"type": "object", "properties": {
             "id": {"type": "integer"}, "conversation_id": {"type": "integer"},
             "direction": {"enum": ["inbound", "outbound"]},

@@ -1,0 +1,78 @@
+"""What a change does once it is committed: send messages, tell the live
+inbox, notify people and systems.
+
+Code that changes a conversation inside a transaction collects its effects
+here and applies them after commit, in one Redis round trip, so that nothing
+is announced that was rolled back. If Redis is down, nothing is lost: unsent
+messages and undelivered webhooks are in PostgreSQL, where the sweeper finds
+them; only live events (which the inbox reloads anyway) are missed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from gateway import jobs, live, notifications
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Effects:
+    """The effects of one conversation's change."""
+
+    conversation_id: int
+    sends: list[int] = field(default_factory=list)
+    events: list[tuple[str, dict]] = field(default_factory=list)
+    notifications: list[notifications.Pending] = field(default_factory=list)
+    # (job by dotted name, its arguments, seconds from now): RQ's scheduler runs them.
+    scheduled: list[tuple[str, tuple, float]] = field(default_factory=list)
+
+    def send(self, message_id: int | None) -> None:
+        """Send a stored outbound message (and show it in the inbox)."""
+        if message_id is not None:
+            self.sends.append(message_id)
+            self.publish("message.created", message_id=message_id)
+
+    def publish(self, event_type: str, **data) -> None:
+        self.events.append((event_type, data))
+
+    def notify(self, pending: notifications.Pending | None) -> None:
+        if pending is not None:
+            self.notifications.append(pending)
+
+    def merge(self, other: "Effects") -> None:
+        """Take on the effects another step recorded for the same conversation."""
+        self.sends += other.sends
+        self.events += other.events
+        self.notifications += other.notifications
+        self.scheduled += other.scheduled
+
+    def schedule(self, job: str, *args, delay_seconds: float = 0) -> None:
+        """Run a job after commit: now, or later through RQ's scheduler."""
+        self.scheduled.append((job, args, delay_seconds))
+
+    def apply(self, redis: Redis) -> None:
+        try:
+            with redis.pipeline(transaction=False) as pipe:
+                for message_id in self.sends:
+                    jobs.enqueue_send(redis, message_id, pipeline=pipe)
+                for job, args, delay in self.scheduled:
+                    if delay > 0:
+                        jobs.queue(redis, "low").enqueue_in(timedelta(seconds=delay), job, *args, pipeline=pipe,
+                                                            retry=jobs.CRASH_RETRY)
+                    else:
+                        jobs.queue(redis, "default").enqueue(job, *args, pipeline=pipe, retry=jobs.CRASH_RETRY)
+                for event_type, data in self.events:
+                    live.add_publish(pipe, event_type, self.conversation_id, **data)
+                pipe.execute()
+        except RedisError as error:
+            log.warning("conversation %s: effects not enqueued (Redis: %s); the sweeper sends the messages",
+                        self.conversation_id, error)
+        for pending in self.notifications:
+            notifications.dispatch(redis, pending)

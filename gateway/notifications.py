@@ -1,0 +1,80 @@
+"""Telling people and systems what happened: outbound webhooks, Slack, email.
+
+Recorded in the caller's transaction (one webhook_deliveries row per
+subscription that wants the event: durable, so a Redis outage delays a
+webhook but never loses it), dispatched after commit as jobs of
+workers/notify.py. Slack and email are best-effort alerts for people.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from psycopg.types.json import Jsonb
+from redis import Redis
+from redis.exceptions import RedisError
+
+from gateway import jobs
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_EVENTS = ("conversation.escalated", "conversation.assigned", "conversation.missed",
+                  "conversation.resolved", "ticket.created", "message.created")
+# What a person should hear about on Slack or by email.
+ALERT_EVENTS = frozenset({"conversation.escalated", "conversation.assigned", "conversation.missed",
+                          "ticket.created"})
+
+
+@dataclass(frozen=True)
+class Pending:
+    event: str
+    summary: str
+    conversation_id: int | None = None
+    team_id: int | None = None
+    delivery_ids: tuple[int, ...] = field(default=())
+
+
+def envelope(event: str, data: dict) -> dict:
+    """What a webhook receiver gets: a unique id to deduplicate on, the event and its data."""
+    return {"id": str(uuid.uuid4()), "event": event,
+            "created_at": datetime.now(timezone.utc).isoformat(), "data": data}
+
+
+def record(conn, event: str, payload: dict, *, summary: str = "", conversation_id: int | None = None,
+           team_id: int | None = None) -> Pending:
+    """A delivery per active subscription to `event` (or to every event, '*'), due now."""
+    body = Jsonb(json.loads(json.dumps(envelope(event, payload), default=str)))
+    rows = conn.execute(
+        """
+        INSERT INTO webhook_deliveries (subscription_id, event, payload, next_attempt_at)
+        SELECT id, %(event)s, %(payload)s, now() FROM webhook_subscriptions
+         WHERE active AND (%(event)s = ANY(events) OR '*' = ANY(events))
+        RETURNING id
+        """,
+        {"event": event, "payload": body},
+    ).fetchall()
+    return Pending(event=event, summary=summary, conversation_id=conversation_id, team_id=team_id,
+                   delivery_ids=tuple(row["id"] for row in rows))
+
+
+def dispatch(redis: Redis, pending: Pending) -> None:
+    """Enqueue the deliveries and the alerts. A Redis error is logged, not
+    raised: the sweeper re-enqueues due deliveries."""
+    low = jobs.queue(redis, "low")
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            for delivery_id in pending.delivery_ids:
+                jobs.enqueue_webhook_delivery(redis, delivery_id, pipeline=pipe)
+            if pending.event in ALERT_EVENTS:  # each job does nothing when its service is not configured
+                low.enqueue("workers.notify.post_to_slack", pending.event, pending.conversation_id, pending.summary,
+                            retry=jobs.CRASH_RETRY, pipeline=pipe, description=f"Slack: {pending.event}")
+                low.enqueue("workers.notify.email_team", pending.event, pending.conversation_id, pending.team_id,
+                            pending.summary, retry=jobs.CRASH_RETRY, pipeline=pipe,
+                            description=f"email the team: {pending.event}")
+            pipe.execute()
+    except RedisError as error:
+        log.warning("%s: notifications not enqueued (Redis: %s); webhooks will be swept", pending.event, error)

@@ -1,0 +1,468 @@
+"""The agent JSON API (/api/agent/...): what the inbox is built on.
+
+    GET  /queue?team=<id>                        waiting conversations in serving order, and mine
+    GET  /conversations/<id>                     one conversation with everything needed to answer it
+    POST /conversations/<id>/claim               take it (one of two concurrent claims wins)
+    POST /conversations/<id>/assign              {agent_id}
+    POST /conversations/<id>/transfer            {team_id | team, note?}
+    POST /conversations/<id>/reply               {text} | {template, variables} | {text, by_email: true}
+    POST /conversations/<id>/notes               {text}: a private note
+    POST /conversations/<id>/resolve, /reopen
+    POST /presence                               {presence?}: set, or renew (the inbox's heartbeat)
+    GET  /tickets?status=, /tickets/<number>; POST /tickets/<number>/close
+    GET  /stream                                 server-sent events of the agent's teams
+
+Every endpoint needs an agent (`api_auth`: the session cookie, with
+X-CSRF-Token for writes, or a personal API token). The rules of who may do
+what, and the actions themselves, are in gateway/agent_actions.py; this
+module validates bodies, runs each action in one transaction and applies its
+effects after commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Iterator
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from redis.exceptions import RedisError
+
+from gateway import agent_actions, handoff, live
+from gateway.agent_actions import ActionError
+from gateway.bot_settings import load_bot_settings
+from gateway.db import transaction
+from gateway.services import Services, services
+from gateway.store import agents, contacts, conversations, teams, tickets
+from gateway.web.auth import api_auth, current_agent
+from gateway.web.errors import ApiError, error_response
+# Streams behave alike: they end after a few minutes (EventSource reconnects;
+# the inbox reloads), with heartbeats meanwhile.
+from gateway.web.widget import DEGRADED_RETRY_MS, HEARTBEAT_SECONDS, RETRY_MS, STREAM_SECONDS
+
+log = logging.getLogger(__name__)
+bp = Blueprint("agent_api", __name__, url_prefix="/api/agent")
+
+TEXT_MAX = 4000
+TRANSCRIPT_LIMIT = 300
+# How long a stream trusts what it looked up of a conversation's team.
+TEAM_CACHE_SECONDS = 30
+TEAM_CACHE_SIZE = 2000
+
+
+@bp.errorhandler(ActionError)
+def refused(error: ActionError):
+    return error_response(error.status, error.message, error.details)
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+
+def _text(**kwargs) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=TEXT_MAX, error=f"1 to {TEXT_MAX} characters"),
+                                   validate.Regexp(r"\S", error="must not be blank")], **kwargs)
+
+
+class QueueQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    team = fields.Integer(load_default=None)
+
+
+class TicketQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(load_default=None, validate=validate.OneOf(tickets.TICKET_STATUSES))
+
+
+class AssignBody(Schema):
+    agent_id = fields.Integer(required=True, strict=True)
+
+
+class TransferBody(Schema):
+    team_id = fields.Integer(strict=True)
+    team = fields.String(validate=validate.Length(min=1, max=100))
+    note = _text(load_default=None)
+
+    @validates_schema
+    def one_team(self, data, **kwargs):
+        if ("team_id" in data) == ("team" in data):
+            raise ValidationError("name the team by team_id or by team (its name), not both", "team")
+
+
+class ReplyBody(Schema):
+    text = _text()
+    template = fields.String(validate=validate.Length(min=1, max=64))
+    variables = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    by_email = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def text_or_template(self, data, **kwargs):
+        if ("text" in data) == ("template" in data):
+            raise ValidationError("send either text or a template (with its variables)", "text")
+        if data.get("variables") and "template" not in data:
+            raise ValidationError("variables go with a template", "variables")
+        if data.get("by_email") and "text" not in data:
+            raise ValidationError("an email reply is text", "by_email")
+
+
+class NoteBody(Schema):
+    text = _text(required=True)
+
+
+class PresenceBody(Schema):
+    presence = fields.String(load_default=None, validate=validate.OneOf(agents.PRESENCES))
+
+
+def _body(schema: Schema) -> dict:
+    """The request's JSON object (an empty body is {}), validated (400 otherwise)."""
+    body = request.get_json(silent=True) if request.get_data(cache=True) else {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return schema.load(body)
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def jsonable(value):
+    """Rows as JSON: ISO 8601 times, numbers for numerics."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def conversation_json(row: dict) -> dict:
+    """A conversation_detail row as the API shows it."""
+    return jsonable({
+        "id": row["id"], "status": row["status"], "mode": row["mode"], "priority": row["priority"],
+        "channel": {"id": row["channel_id"], "kind": row["channel_kind"], "name": row["channel_name"]},
+        "team": {"id": row["team_id"], "name": row["team_name"]} if row["team_id"] else None,
+        "assignee": {"id": row["assignee_id"], "name": row["assignee_name"]} if row["assignee_id"] else None,
+        "escalation_reason": row["escalation_reason"], "escalation_detail": row["escalation_detail"],
+        "missed_stage": row["missed_stage"], "bot_fallback": row["bot_fallback"], "csat": row["csat"],
+        **{key: row[key] for key in ("created_at", "last_message_at", "last_customer_message_at", "escalated_at",
+                                     "assigned_at", "first_agent_reply_at", "resolved_at")},
+    })
+
+
+def _summary(conn, conversation_id: int) -> dict:
+    return {"conversation": conversation_json(conversations.conversation_detail(conn, conversation_id))}
+
+
+def _change(action, conversation_id: int, *args, **kwargs):
+    """Run an action in one transaction, apply its effects after commit, and
+    answer with the conversation as it now is."""
+    svc = services()
+    with transaction(svc.pool) as conn:
+        effects = action(conn, current_agent(), conversation_id, *args, **kwargs)
+        summary = _summary(conn, conversation_id)
+    effects.apply(svc.redis)
+    return jsonify(summary)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@bp.get("/queue")
+@api_auth
+def queue():
+    """The conversations waiting for a person in one of my teams (or all of
+    them), in serving order with their place in line, and mine."""
+    agent = current_agent()
+    team_id = QueueQuery().load(request.args)["team"]
+    with services().pool.connection() as conn:
+        team_ids = agent_actions.visible_team_ids(conn, agent)
+        if team_id is not None:
+            if teams.get_team(conn, team_id) is None:
+                raise ApiError(404, f"no team {team_id}")
+            if team_id not in team_ids:
+                raise ApiError(403, f"you are not in team {team_id}")
+            team_ids = [team_id]
+        body = {"teams": agent_actions.waiting_counts(conn, team_ids),
+                "waiting": agent_actions.queue_of(conn, team_ids),
+                "mine": agent_actions.assigned_to(conn, agent["id"])}
+    return jsonify(jsonable(body))
+
+
+@bp.get("/conversations/<int:conversation_id>")
+@api_auth
+def conversation(conversation_id: int):
+    """The conversation with its handoff packet, transcript (private notes
+    marked), contact and cross-channel history, audit trail, messaging window
+    and how a reply would go now (reply_options), and its ticket."""
+    with services().pool.connection() as conn:
+        found = agent_actions.seen_conversation(conn, current_agent(), conversation_id)
+        body = _summary(conn, conversation_id)
+        context = agent_actions.reply_context(conn, found, agent_actions.now_utc())
+        transcript, total = conversations.transcript_tail(conn, conversation_id, limit=TRANSCRIPT_LIMIT)
+        contact = contacts.get_contact(conn, found["contact_id"])
+        waiting = found["status"] in ("queued", "assigned") and found["first_agent_reply_at"] is None
+        position, minutes = handoff.queue_status(conn, found) if waiting else (None, None)
+        body.update(
+            handoff_packet=found["handoff_packet"],
+            queue={"position": position, "minutes": minutes} if waiting else None,
+            messages=transcript, message_count=total,
+            contact={**contact, "identities": contacts.identities_of(conn, found["contact_id"]),
+                     "conversations": conversations.conversations_of_contact(conn, found["contact_id"],
+                                                                             exclude_id=conversation_id)},
+            events=conversations.conversation_events(conn, conversation_id),
+            window=context.window.as_json(),
+            reply_options={**agent_actions.plan_for(context).as_json(),
+                           "email_configured": bool(services().config.smtp_url)},
+            templates=[template.as_json() for template in context.templates],
+            ticket=context.ticket,
+        )
+    return jsonify(jsonable(body))
+
+
+# --- changing conversations -----------------------------------------------------------------
+
+
+@bp.post("/conversations/<int:conversation_id>/claim")
+@api_auth
+def claim(conversation_id: int):
+    return _change(agent_actions.claim, conversation_id)
+
+
+@bp.post("/conversations/<int:conversation_id>/assign")
+@api_auth
+def assign(conversation_id: int):
+    return _change(agent_actions.assign, conversation_id, _body(AssignBody())["agent_id"])
+
+
+@bp.post("/conversations/<int:conversation_id>/transfer")
+@api_auth
+def transfer(conversation_id: int):
+    body = _body(TransferBody())
+    svc = services()
+    with transaction(svc.pool) as conn:
+        team = agent_actions.find_team(conn, team_id=body.get("team_id"), name=body.get("team"))
+        effects = agent_actions.transfer(
+            conn, current_agent(), conversation_id, team, note=body["note"],
+            missed_chat_timeout_seconds=load_bot_settings(conn)["missed_chat_timeout_seconds"])
+        summary = _summary(conn, conversation_id)
+    effects.apply(svc.redis)
+    return jsonify(summary)
+
+
+@bp.post("/conversations/<int:conversation_id>/reply")
+@api_auth
+def reply(conversation_id: int):
+    """The agent's reply; 409 with reply_options when it cannot go as asked."""
+    body = _body(ReplyBody())
+    svc = services()
+    with transaction(svc.pool) as conn:
+        message_id, plan, effects = agent_actions.reply(
+            conn, current_agent(), conversation_id, text=body.get("text"), template_name=body.get("template"),
+            variables=body["variables"], by_email=body["by_email"], email_configured=bool(svc.config.smtp_url))
+        message = _message(conn, message_id)
+    effects.apply(svc.redis)
+    return jsonify(jsonable({"message": message, "via": plan.via, "plan": plan.as_json()})), 201
+
+
+@bp.post("/conversations/<int:conversation_id>/notes")
+@api_auth
+def add_note(conversation_id: int):
+    """A private note: in the transcript for agents, never sent to the customer."""
+    text = _body(NoteBody())["text"]
+    svc = services()
+    with transaction(svc.pool) as conn:
+        note_id, effects = agent_actions.add_note(conn, current_agent(), conversation_id, text)
+        message = _message(conn, note_id)
+    effects.apply(svc.redis)
+    return jsonify(jsonable({"message": message})), 201
+
+
+def _message(conn, message_id: int) -> dict:
+    return conn.execute(
+        """
+        SELECT m.id, m.conversation_id, m.direction, m.sender, m.agent_id, a.name AS agent_name, m.text,
+               m.status, m.private, m.metadata, m.created_at
+          FROM messages m LEFT JOIN agents a ON a.id = m.agent_id WHERE m.id = %(id)s
+        """,
+        {"id": message_id},
+    ).fetchone()
+
+
+@bp.post("/conversations/<int:conversation_id>/resolve")
+@api_auth
+def resolve(conversation_id: int):
+    return _change(agent_actions.resolve, conversation_id)
+
+
+@bp.post("/conversations/<int:conversation_id>/reopen")
+@api_auth
+def reopen(conversation_id: int):
+    return _change(agent_actions.reopen, conversation_id)
+
+
+# --- presence -------------------------------------------------------------------------------
+
+
+@bp.post("/presence")
+@api_auth
+def presence():
+    """Set my presence, or renew it with {} (the inbox's heartbeat, every 30 s).
+    Coming online takes queued conversations of my auto-assign teams; going
+    away or offline hands my unanswered ones to others or to the queue."""
+    wanted = _body(PresenceBody())["presence"]
+    svc = services()
+    with transaction(svc.pool) as conn:
+        agent, before = agent_actions.set_presence(conn, current_agent(), wanted)
+    followups = agent_actions.presence_followups(svc.pool, svc.redis, agent, before)
+    return jsonify(jsonable({"presence": agent["presence"], "expires_at": agent["presence_expires_at"],
+                             "ttl_seconds": handoff.PRESENCE_TTL_SECONDS, "capacity": agent["capacity"],
+                             **followups}))
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+
+@bp.get("/tickets")
+@api_auth
+def list_tickets():
+    """Tickets of my teams (and of no team), due first; closed ones only with ?status=closed."""
+    status = TicketQuery().load(request.args)["status"]
+    with services().pool.connection() as conn:
+        rows = tickets.list_tickets(conn, agent_actions.visible_team_ids(conn, current_agent()), status=status)
+    return jsonify(jsonable({"tickets": rows}))
+
+
+@bp.get("/tickets/<int:number>")
+@api_auth
+def get_ticket(number: int):
+    with services().pool.connection() as conn:
+        return jsonify(jsonable({"ticket": agent_actions.seen_ticket(conn, current_agent(), number)}))
+
+
+@bp.post("/tickets/<int:number>/close")
+@api_auth
+def close_ticket(number: int):
+    svc = services()
+    with transaction(svc.pool) as conn:
+        effects = agent_actions.close_ticket(conn, current_agent(), number)
+        ticket = tickets.get_ticket(conn, number)
+    effects.apply(svc.redis)
+    return jsonify(jsonable({"ticket": ticket}))
+
+
+# --- the live stream ------------------------------------------------------------------------
+
+
+@bp.get("/stream")
+@api_auth
+def stream():
+    """Server-sent events of my teams: first a "hello" (my presence, the
+    queues' sizes), then every live event of a conversation of my teams (or
+    of no team, or about me), keep-alive comments, and the end after a few
+    minutes (EventSource reconnects; the inbox reloads what it shows)."""
+    agent = current_agent()
+    events = agent_events(
+        services(), agent,
+        heartbeat_seconds=current_app.config.get("AGENT_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
+        stream_seconds=current_app.config.get("AGENT_STREAM_SECONDS", STREAM_SECONDS))
+    return Response(events, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+class TeamFilter:
+    """Which live events an agent's stream carries: those of conversations of
+    the agent's teams, of no team, or naming the agent. An event names its
+    team when the code that published it knew it; otherwise the
+    conversation's team is looked up, and remembered for a while. An event of
+    a conversation that does not exist (deleted) is nobody's."""
+
+    def __init__(self, svc: Services, agent: dict, team_ids: list[int] | None):
+        self.svc, self.agent_id, self.team_ids = svc, agent["id"], team_ids
+        # conversation id -> ({"team_id": ...} or None if there is no such conversation, good until)
+        self.known: dict[int, tuple[dict | None, float]] = {}
+
+    def wants(self, update: dict) -> bool:
+        if self.team_ids is None or update.get("agent_id") == self.agent_id:
+            return True
+        conversation_id = update.get("conversation_id")
+        if "team_id" in update:
+            self.remember(conversation_id, {"team_id": update["team_id"]})
+            if update.get("from_team_id") in self.team_ids:
+                return True  # it left one of my teams' queues
+            found = {"team_id": update["team_id"]}
+        else:
+            found = self.conversation(conversation_id)
+        return found is not None and (found["team_id"] is None or found["team_id"] in self.team_ids)
+
+    def conversation(self, conversation_id) -> dict | None:
+        if not isinstance(conversation_id, int):
+            return None
+        known = self.known.get(conversation_id)
+        if known and known[1] > time.monotonic():
+            return known[0]
+        with self.svc.pool.connection() as conn:
+            found = agent_actions.conversation_team(conn, conversation_id)
+        self.remember(conversation_id, found)
+        return found
+
+    def remember(self, conversation_id: int, found: dict | None) -> None:
+        if len(self.known) >= TEAM_CACHE_SIZE:
+            self.known.clear()
+        self.known[conversation_id] = (found, time.monotonic() + TEAM_CACHE_SECONDS)
+
+
+def hello_event(svc: Services, agent: dict) -> dict:
+    with svc.pool.connection() as conn:
+        me = agents.get_agent(conn, agent["id"])
+        team_ids = agent_actions.visible_team_ids(conn, agent)
+        mine = agent_actions.assigned_to(conn, agent["id"])
+        counts = agent_actions.waiting_counts(conn, team_ids)
+    return jsonable({"type": "hello", "agent": {"id": me["id"], "name": me["name"], "presence": me["presence"],
+                                                "presence_expires_at": me["presence_expires_at"]},
+                     "teams": counts, "mine": len(mine),
+                     "waiting_for_first_reply": sum(row["awaiting_first_reply"] for row in mine)})
+
+
+def agent_events(svc: Services, agent: dict, *, heartbeat_seconds: float, stream_seconds: float) -> Iterator[str]:
+    """Subscribe first, then say hello (so nothing published after the hello
+    is missed), then follow the inbox channel."""
+    deadline = time.monotonic() + stream_seconds
+
+    def event(data: dict) -> str:
+        return f"data: {json.dumps(data, default=str)}\n\n"
+
+    yield f"retry: {RETRY_MS}\n\n"
+    with svc.pool.connection() as conn:
+        team_ids = None if agent["is_admin"] else teams.team_ids_of(conn, agent["id"])
+    wanted = TeamFilter(svc, agent, team_ids)
+    updates = live.subscribe(svc.redis, live.INBOX_CHANNEL, heartbeat_seconds=heartbeat_seconds)
+    try:
+        first = next(updates)  # returns once Redis confirms the subscription
+    except RedisError as error:
+        log.warning("agent stream without live events (Redis: %s)", error)
+        yield event(hello_event(svc, agent))
+        yield f"retry: {DEGRADED_RETRY_MS}\n\n"
+        return
+    try:
+        yield event(hello_event(svc, agent))
+        if first is not None and wanted.wants(first):
+            yield event(first)
+        while time.monotonic() < deadline:
+            update = next(updates)
+            if update is None:
+                yield ": keep-alive\n\n"
+            elif wanted.wants(update):
+                yield event(update)
+    except RedisError as error:
+        log.warning("agent stream of agent %s cut (Redis: %s); the inbox reconnects", agent["id"], error)
+    finally:
+        updates.close()
