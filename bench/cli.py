@@ -92,9 +92,10 @@ def brain(messages, seconds, skip_end_to_end, as_json) -> None:
 
 
 @bench.command("handoff")
-@click.option("--rate", default=20.0, show_default=True, type=click.FloatRange(min=0.5, max=500),
-              help="Webhooks per second, sent at a fixed rate whatever the answers (open loop).")
-@click.option("--seconds", default=20.0, show_default=True, type=click.FloatRange(min=1),
+@click.option("--rate", default=4.0, show_default=True, type=click.FloatRange(min=0.5, max=500),
+              help="Webhooks per second, sent at a fixed rate whatever the answers (open loop). Keep it below what "
+                   "the workers sustain (about 5/s for 2 workers on 2 CPUs), or the report says SATURATED.")
+@click.option("--seconds", default=40.0, show_default=True, type=click.FloatRange(min=1),
               help="Length of the measured load.")
 @click.option("--warmup", default=3.0, show_default=True, type=click.FloatRange(min=0),
               help="Questions only before the measured load (not counted): customers start their conversations.")

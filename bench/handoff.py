@@ -105,8 +105,8 @@ TOPIC_REQUESTS = (
 
 @dataclass
 class Options:
-    rate: float = 20.0           # webhooks per second
-    seconds: float = 20.0        # the measured load
+    rate: float = 4.0            # webhooks per second (2 workers on 2 CPUs sustain about 5)
+    seconds: float = 40.0        # the measured load
     warmup: float = 3.0          # questions only, not measured
     escalations: float = 0.2     # share of the measured messages that escalate
     workers: int = 2             # `handoff worker` processes
@@ -589,7 +589,7 @@ def series(latencies_ns: list[int]) -> dict:
 def evaluate(plan: list[Planned], sent: list, rows: dict, recorder: TwilioRecorder, inbox: InboxListener,
              deadline_ns: int) -> dict:
     """The latencies of every measured message, and every failure with what happened instead."""
-    latencies: dict[str, list[int]] = {"bot_answer": [], "inbox_event": [], "queue_message": []}
+    latencies: dict[str, list[tuple[int, int]]] = {"bot_answer": [], "inbox_event": [], "queue_message": []}
     failures: list[dict] = []
     teams: Counter = Counter()
     positions: list[int] = []
@@ -604,7 +604,7 @@ def evaluate(plan: list[Planned], sent: list, rows: dict, recorder: TwilioRecord
         elif arrived - t0 > deadline_ns:
             fail(message, f"{name.replace('_', ' ')} after {(arrived - t0) / 1e9:.1f} s, past the deadline", name)
         else:
-            latencies[name].append(arrived - t0)
+            latencies[name].append((t0, arrived - t0))
 
     for message, (_, t0, status, _, _) in zip(plan, sent):
         if message.kind == "warmup":  # not measured, but a conversation it escalates changes the queues
@@ -639,6 +639,18 @@ def evaluate(plan: list[Planned], sent: list, rows: dict, recorder: TwilioRecord
                 place = re.search(r"#(\d+) in line", notice[1])
                 positions.append(int(place.group(1)) if place else 1)
     return {"latencies": latencies, "failures": failures, "teams": dict(teams), "positions": positions}
+
+
+def latency_trend(timed: list[tuple[int, int]]) -> dict:
+    """The median latency of the first and of the last quarter of the load,
+    (t0, latency) pairs: a deployment that keeps up has about the same."""
+    ordered = [latency for _, latency in sorted(timed)]
+    quarter = len(ordered) // 4
+    if quarter < 3:
+        return {"first_quarter_p50": None, "last_quarter_p50": None, "falling_behind": False}
+    first = load.percentile(sorted(ordered[:quarter]), 0.5) / 1e6
+    last = load.percentile(sorted(ordered[-quarter:]), 0.5) / 1e6
+    return {"first_quarter_p50": first, "last_quarter_p50": last, "falling_behind": last > 2 * first and last > 1000}
 
 
 def _ratio(a, b):
@@ -738,7 +750,7 @@ def run_handoff(options: Options) -> dict:
         signal.signal(signal.SIGTERM, previous_sigterm)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    figures = {name: series(values) for name, values in outcome["latencies"].items()}
+    figures = {name: series([latency for _, latency in timed]) for name, timed in outcome["latencies"].items()}
     baseline = figures["bot_answer"]
     sent = [s for s in result["sent"] if s]
     measured = {p.sid for p in plan if p.kind != "warmup"}
@@ -772,6 +784,7 @@ def run_handoff(options: Options) -> dict:
         "complete": quiet,
         "inbox_events_seen": dict(inbox.seen),
         "rq_backlog_max": backlog_max[0],
+        "bot_answer_trend": latency_trend(outcome["latencies"]["bot_answer"]),
         "stored": stored,
         "machine": {"busy_percent": machine, "load_average_before": load_before, "load_average_after": load_after},
         "log_tails": log_tails,
@@ -834,6 +847,12 @@ def format_report(report: dict) -> str:
         "Both paths go webhook -> process_inbound -> send_message -> Twilio through RQ (a work-horse forked per job):",
         "the ratio is what escalating (routing, packet, queue place and estimate, notifications) costs over answering.",
     ]
+    trend = report["bot_answer_trend"]
+    if trend["falling_behind"]:
+        lines += ["", f"SATURATED: the bot's answers took {trend['first_quarter_p50']:.0f} ms (median) in the first "
+                      f"quarter of the load and {trend['last_quarter_p50']:.0f} ms in the last: the workers fell "
+                      f"behind {s['rate']:g} webhooks/s, and the figures measure their backlog (it grows with the "
+                      "run's length), not a steady state. Lower --rate or add --workers."]
     if not report["complete"]:
         lines.append(f"Not everything was done {s['deadline']:g} s after the last webhook: see the failures.")
     if report["load_errors"]:

@@ -32,6 +32,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from redis import Redis
 
+from channels.messenger import TEXT_LIMIT as MESSENGER_TEXT_LIMIT
 from channels.templates import Template, TemplateError, load_templates, message_metadata, render
 from channels.windows import Window, window_state
 from gateway import handoff
@@ -44,8 +45,9 @@ from gateway.store.channels import ChannelRow, get_channel
 
 log = logging.getLogger(__name__)
 
-# A conversation others may take from the queue.
-UNOWNED = ("queued", "ticket")
+# The longest text a channel carries in one message: Twilio refuses a longer
+# WhatsApp body (21617); the Messenger adapter would cut it short.
+CHANNEL_TEXT_LIMITS = {"whatsapp": 1600, "messenger": MESSENGER_TEXT_LIMIT}
 # How many queued conversations an agent coming online looks at.
 ARRIVAL_SCAN = 200
 
@@ -106,7 +108,16 @@ def _held_by_other(conn, conversation: dict) -> ActionError:
 
 def _require_open(conversation: dict, doing: str) -> None:
     if conversation["status"] == "resolved":
-        raise ActionError(409, f"conversation {conversation['id']} is resolved: reopen it before you {doing}")
+        raise _resolved(conversation, doing)
+
+
+def _resolved(conversation: dict, doing: str) -> ActionError:
+    return ActionError(409, f"conversation {conversation['id']} is resolved: reopen it before you {doing}")
+
+
+def _require_escalated(conversation: dict) -> None:
+    if conversation["status"] == "bot":
+        raise ActionError(409, f"conversation {conversation['id']} is with the bot and was not escalated")
 
 
 def _require_holder(conn, conversation: dict, agent: dict) -> None:
@@ -127,8 +138,7 @@ def claim(conn, agent: dict, conversation_id: int) -> Effects:
     _require_open(conversation, "claim it")
     if conversation["status"] == "assigned":
         raise _held_by_other(conn, conversation)
-    if conversation["status"] == "bot":
-        raise ActionError(409, f"conversation {conversation_id} is with the bot and was not escalated")
+    _require_escalated(conversation)
     taken = _take(conn, conversation, agent, effects, reason="claimed")
     announce_if_reachable(conn, taken, agent, effects)
     return effects
@@ -161,8 +171,7 @@ def assign(conn, actor: dict, conversation_id: int, agent_id: int) -> Effects:
     if target is None:
         raise ActionError(400, "invalid assignment", {"agent_id": [f"no active agent {agent_id}"]})
     _require_open(conversation, "assign it")
-    if conversation["status"] == "bot":
-        raise ActionError(409, f"conversation {conversation_id} is with the bot and was not escalated")
+    _require_escalated(conversation)
     if conversation["status"] == "assigned" and conversation["assignee_id"] == target["id"]:
         return effects
     _require_holder(conn, conversation, actor)
@@ -189,8 +198,7 @@ def transfer(conn, agent: dict, conversation_id: int, team: dict, *, note: str |
     conversation = seen_conversation(conn, agent, conversation_id, lock=True)
     effects = Effects(conversation_id)
     _require_open(conversation, "transfer it")
-    if conversation["status"] == "bot":
-        raise ActionError(409, f"conversation {conversation_id} is with the bot and was not escalated")
+    _require_escalated(conversation)
     _require_holder(conn, conversation, agent)
     if conversation["team_id"] == team["id"]:
         raise ActionError(409, f"conversation {conversation_id} is already with the {team['name']} team")
@@ -280,13 +288,9 @@ def reply(conn, agent: dict, conversation_id: int, *, text: str | None = None, t
     the way plan_reply decides; returns (message id, plan, effects)."""
     conversation = seen_conversation(conn, agent, conversation_id, lock=True)
     effects = Effects(conversation_id)
-    _require_open(conversation, "reply")
-    if conversation["status"] == "assigned" and conversation["assignee_id"] != agent["id"]:
-        raise _held_by_other(conn, conversation)
-    if conversation["status"] == "bot" and conversation["mode"] != "hybrid":
-        raise ActionError(409, f"conversation {conversation_id} is on a {conversation['mode']} channel: the bot "
-                               "answers it until it is escalated (people may take over a bot conversation only "
-                               "on hybrid channels)", {"mode": conversation["mode"]})
+    refusal = reply_refusal(conn, conversation, agent)
+    if refusal is not None:
+        raise refusal
     context = reply_context(conn, conversation, now_utc())
     plan = plan_for(context, template_name=template_name, by_email=by_email)
     if plan.error:
@@ -322,6 +326,19 @@ def reply(conn, agent: dict, conversation_id: int, *, text: str | None = None, t
     return message_id, plan, effects
 
 
+def reply_refusal(conn, conversation: dict, agent: dict) -> ActionError | None:
+    """Why the agent may not reply to the conversation as it is, or None."""
+    if conversation["status"] == "resolved":
+        return _resolved(conversation, "reply")
+    if conversation["status"] == "assigned" and conversation["assignee_id"] != agent["id"]:
+        return _held_by_other(conn, conversation)
+    if conversation["status"] == "bot" and conversation["mode"] != "hybrid":
+        return ActionError(409, f"conversation {conversation['id']} is on a {conversation['mode']} channel: the bot "
+                                "answers it until it is escalated (people may take over a bot conversation only "
+                                "on hybrid channels)", {"mode": conversation["mode"]})
+    return None
+
+
 def _reply_content(conn, conversation: dict, context: ReplyContext, plan: ReplyPlan, text: str | None,
                    variables: dict) -> tuple[str, dict]:
     """The message's text and the metadata the send job acts on."""
@@ -333,6 +350,9 @@ def _reply_content(conn, conversation: dict, context: ReplyContext, plan: ReplyP
         return rendered, message_metadata(plan.template, content_variables)
     if plan.via == VIA_EMAIL:
         return text, {"via": "email", "to": plan.email, "subject": _email_subject(conn, conversation, context)}
+    limit = CHANNEL_TEXT_LIMITS.get(context.channel.kind)
+    if limit and len(text) > limit:
+        raise ActionError(400, "invalid reply", {"text": [f"at most {limit} characters on {context.channel.kind}"]})
     return text, {}
 
 
@@ -434,9 +454,12 @@ def reopen(conn, agent: dict, conversation_id: int) -> Effects:
         raise _newer_open(conversation_id, newer)
     try:
         with conn.transaction():  # a savepoint: a customer's message may open one at this very moment
+            # A person has dealt with it (resolving it counts), so the bot stays
+            # silent and the missed-chat ladder leaves it alone: the agent follows up.
             conn.execute(
                 """
                 UPDATE conversations SET status = 'assigned', assignee_id = %(agent)s, assigned_at = now(),
+                       first_agent_reply_at = coalesce(first_agent_reply_at, resolved_at, now()),
                        resolved_at = NULL, updated_at = now()
                  WHERE id = %(id)s
                 """,

@@ -466,6 +466,10 @@ main.add_command(team)
 agent.add_command(agent_status)
 agent.add_command(agent_capacity)
 
+from gateway.cli_templates import template  # noqa: E402 - imports this module's helpers
+
+channel.add_command(template)
+
 
 if __name__ == "__main__":  # `python -m gateway.cli`, as `handoff run` starts its worker
     main(prog_name="handoff")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels.base import InboundMessage, StatusUpdate, Watermark
+from channels.templates import explain_error, failure_message
 from gateway.store import contacts, conversations, events, messages
 from gateway.store.channels import ChannelRow
 
@@ -55,13 +56,15 @@ def apply_status_update(conn, channel: ChannelRow, update: StatusUpdate) -> dict
     """Record a delivery status; a failure becomes an event the inbox shows."""
     found = messages.apply_status(
         conn, channel_id=channel.id, provider_message_id=update.provider_message_id, status=update.status,
-        error_code=update.error_code, error_message=update.error_message,
+        error_code=update.error_code, error_message=failure_message(update.error_code, update.error_message),
     )
     if found and found["changed"] and update.status in ("failed", "undelivered"):
         message = messages.get_message(conn, found["id"])
+        # 63016 and co. say what the agent should do (send a template), not only what went wrong.
         events.record_event(
             conn, "message.failed", conversation_id=message["conversation_id"], message_id=message["id"],
-            detail={"status": update.status, "error_code": update.error_code, "error_message": update.error_message},
+            detail={"status": update.status, "error_code": update.error_code, "error_message": update.error_message,
+                    "explanation": explain_error(update.error_code)},
         )
     return found
 

@@ -3,6 +3,9 @@
 
 -- How a team takes conversations: auto-assign round-robin to an online agent
 -- with free capacity, or leave them in the team queue to be claimed.
+-- "billing" in a routing rule is the Billing team.
+CREATE UNIQUE INDEX teams_name_lower_key ON teams (lower(name));
+
 ALTER TABLE teams
     ADD COLUMN auto_assign boolean NOT NULL DEFAULT true,
     -- Where the team's notification emails go (SMTP_URL), if anywhere.

@@ -9,20 +9,11 @@ import pytest
 
 from gateway.business_hours import DAYS
 from gateway.store.agents import issue_api_token, set_presence
-from gateway.web import admin_teams
 from tests.helpers import add_agent, add_web_channel, bearer, fetch_all, fetch_one, seed_conversation
 
 ADMIN_EMAIL = "admin@example.com"
 PARIS_OFFICE = {"timezone": "Europe/Paris", "weekly": {"mon": [["09:00", "17:30"]], "tue": [["09:00", "17:30"]]},
                 "holidays": ["2026-12-25"]}
-
-
-@pytest.fixture
-def client(app):
-    # Until gateway/app.py registers the blueprint with the others.
-    if "admin_teams" not in app.blueprints:
-        app.register_blueprint(admin_teams.bp)
-    return app.test_client()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tests.helpers import (
     widget_session,
 )
 from tests.test_handoff_packet import next_event
+from workers.schedule import tend_waiting
 
 CUSTOMER = "whatsapp:+15551230001"
 
@@ -357,6 +358,7 @@ def test_reopen_assigns_to_whoever_reopens_unless_a_newer_conversation_is_open(d
     assert reopened.status_code == 200
     row = conversation_row(db, conversation_id)
     assert (row["status"], row["assignee_id"], row["resolved_at"]) == ("assigned", sam.id, None)
+    assert row["first_agent_reply_at"] is not None  # Sam follows up: nobody waits in a queue
 
     assert sam.act(conversation_id, "resolve").status_code == 200
     newer = seed_conversation(db, whatsapp, CUSTOMER, [("customer", "Me again")])
@@ -364,6 +366,16 @@ def test_reopen_assigns_to_whoever_reopens_unless_a_newer_conversation_is_open(d
     assert refused.status_code == 409
     assert refused.get_json()["details"] == {"open_conversation_id": newer}
     assert conversation_row(db, conversation_id)["status"] == "resolved"
+
+
+def test_a_reopened_bot_conversation_is_not_a_missed_chat(db, run_jobs, billing, maya):
+    hybrid = add_whatsapp_channel(db, mode="hybrid", team_id=billing)
+    conversation_id = seed_conversation(db, hybrid, CUSTOMER, [("customer", "spam?")], team_id=billing)
+    assert maya.act(conversation_id, "resolve").status_code == 200
+    assert maya.act(conversation_id, "reopen").status_code == 200
+
+    assert tend_waiting() == {}  # the missed-chat ladder has nothing to do with it
+    assert conversation_row(db, conversation_id)["assignee_id"] == maya.id
 
 
 # --- presence ----------------------------------------------------------------------------------

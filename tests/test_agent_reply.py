@@ -144,6 +144,17 @@ def test_on_a_bot_only_channel_a_bot_conversation_is_refused(db, billing, maya):
     assert response.get_json()["details"] == {"mode": "bot_only"}
     assert agent_messages(db, conversation_id) == []
     assert conversation_row(db, conversation_id)["status"] == "bot"
+    # The conversation view says so before the agent tries.
+    shown = maya.get(f"/api/agent/conversations/{conversation_id}").get_json()
+    assert shown["reply_options"]["error"] == response.get_json()["error"]
+
+
+def test_a_reply_longer_than_the_channel_carries_is_refused(db, billing, maya):
+    conversation_id = waiting_conversation(db, add_whatsapp_channel(db), CUSTOMER, billing)
+    response = maya.act(conversation_id, "reply", {"text": "x" * 1601})
+    assert response.status_code == 400
+    assert response.get_json()["details"] == {"text": ["at most 1600 characters on whatsapp"]}
+    assert maya.act(conversation_id, "reply", {"text": "x" * 1600}).status_code == 201
 
 
 def test_a_resolved_or_someone_elses_conversation_is_refused(app, db, billing, maya):

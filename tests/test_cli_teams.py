@@ -7,20 +7,17 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import click
 import pytest
 from click.testing import CliRunner
 
 from gateway.business_hours import DAYS
+from gateway.cli import main
 from gateway.cli_teams import (
-    agent_capacity,
-    agent_status,
     compact_weekly,
     duration_words,
     local_time,
     parse_duration,
     parse_weekly,
-    team,
 )
 from gateway.jobs import queue
 from gateway.store import agents, teams
@@ -29,9 +26,6 @@ from tests.helpers import add_agent, add_web_channel, fetch_all, fetch_one, seed
 from tests.test_cli import assert_one_line_error
 
 # `handoff` as gateway/cli.py assembles it, reduced to the commands under test.
-handoff_cli = click.Group("handoff", commands={
-    "team": team, "agent": click.Group("agent", commands={"status": agent_status, "capacity": agent_capacity})})
-
 
 @pytest.fixture
 def env(database_url, redis_url):
@@ -44,7 +38,7 @@ def handoff(env):
     runner = CliRunner()
 
     def invoke(*args, **env_overrides):
-        return runner.invoke(handoff_cli, list(args), env={**env, **env_overrides}, catch_exceptions=False)
+        return runner.invoke(main, list(args), env={**env, **env_overrides}, catch_exceptions=False)
 
     return invoke
 

@@ -220,3 +220,14 @@ def test_status_we_do_not_track_leaves_a_sent_message_alone(client, db, sent_rep
     post_status(client, sent_reply["provider_message_id"], "partially_delivered")
 
     assert bot_reply(db)["status"] == "delivered"
+
+
+def test_63016_is_explained_to_the_agent_on_the_message_and_the_event(client, db, sent_reply):
+    post_status(client, sent_reply["provider_message_id"], "failed", ErrorCode="63016",
+                ErrorMessage="Outside messaging window")
+
+    reply = bot_reply(db)
+    assert reply["error_message"].startswith("Outside WhatsApp's 24-hour window: use an approved template")
+    assert reply["error_message"].endswith(" (Twilio: Outside messaging window)")
+    [event] = failed_events(db)
+    assert event["detail"]["explanation"].startswith("Outside WhatsApp's 24-hour window: use an approved template")

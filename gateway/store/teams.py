@@ -12,14 +12,15 @@ from psycopg.types.json import Jsonb
 
 def ensure_team(conn, name: str) -> int:
     """The team's id, creating the team if routing names one that does not exist yet
-    (routing rules are admin data: a new team name in them must just work)."""
+    (routing rules are admin data: a new team name in them must just work).
+    Names are matched ignoring case: "billing" in a rule is the Billing team."""
     row = conn.execute(
         """
         INSERT INTO teams (name) VALUES (%(name)s)
-        ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+        ON CONFLICT ((lower(name))) DO UPDATE SET name = teams.name
         RETURNING id
         """,
-        {"name": name},
+        {"name": name.strip()},
     ).fetchone()
     return row["id"]
 

@@ -220,12 +220,21 @@ def conversation(conversation_id: int):
                                                                              exclude_id=conversation_id)},
             events=conversations.conversation_events(conn, conversation_id),
             window=context.window.as_json(),
-            reply_options={**agent_actions.plan_for(context).as_json(),
-                           "email_configured": bool(services().config.smtp_url)},
+            reply_options=_reply_options(conn, found, context),
             templates=[template.as_json() for template in context.templates],
             ticket=context.ticket,
         )
     return jsonify(jsonable(body))
+
+
+def _reply_options(conn, conversation: dict, context: agent_actions.ReplyContext) -> dict:
+    """How a free-text reply would go now; error says why it cannot (the
+    window, or the conversation's state for this agent)."""
+    options = {**agent_actions.plan_for(context).as_json(), "email_configured": bool(services().config.smtp_url)}
+    refusal = agent_actions.reply_refusal(conn, conversation, current_agent())
+    if refusal is not None:
+        options["error"] = refusal.message
+    return options
 
 
 # --- changing conversations -----------------------------------------------------------------

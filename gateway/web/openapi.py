@@ -16,6 +16,9 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 MESSAGE = {"$ref": "#/components/schemas/WidgetMessage"}
 BOT_SETTINGS = {"$ref": "#/components/schemas/BotSettings"}
 CHANNEL = {"$ref": "#/components/schemas/Channel"}
+TEMPLATE = {"$ref": "#/components/schemas/Template"}
+TEMPLATES = {"type": "object", "required": ["channel_id", "templates"], "properties": {
+    "channel_id": {"type": "integer"}, "templates": {"type": "array", "items": TEMPLATE}}}
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -90,6 +93,16 @@ PATHS = {
                                 "name": {"type": "string"},
                                 "mode": {"enum": ["bot_only", "hybrid", "offline_or_missed"]}}},
                             security=AGENT, parameters=[CHANNEL_ID]),
+    },
+    "/api/admin/channels/{channel_id}/templates": {
+        "get": _operation("A WhatsApp channel's approved templates (what agents send outside the 24-hour window)",
+                          {"200": _json(TEMPLATES, "the templates"), **_errors(400, 401, 403, 404)},
+                          security=AGENT, parameters=[CHANNEL_ID]),
+        "put": _operation("Replace a WhatsApp channel's templates (400 for other kinds of channel)",
+                          {"200": _json(TEMPLATES, "the stored templates"), **_errors(400, 401, 403, 404)},
+                          body={"type": "object", "required": ["templates"], "additionalProperties": False,
+                                "properties": {"templates": {"type": "array", "items": TEMPLATE}}},
+                          security=AGENT, parameters=[CHANNEL_ID]),
     },
     "/api/admin/teams": {
         "get": _operation("Every team: hours, open now and the next opening, members and their presence",
@@ -290,6 +303,15 @@ COMPONENTS = {
         "visitor": {"type": "http", "scheme": "bearer", "description": "a widget visitor token"},
     },
     "schemas": {
+        "Template": {"type": "object", "required": ["name", "content_sid", "body"], "additionalProperties": False,
+                     "properties": {
+                         "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "maxLength": 64},
+                         "content_sid": {"type": "string", "pattern": "^HX[0-9a-fA-F]{32}$"},
+                         "variables": {"type": "array", "maxItems": 20,
+                                       "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+                                       "description": "what {{1}}, {{2}}... stand for, in order"},
+                         "body": {"type": "string", "minLength": 1, "maxLength": 1024,
+                                  "description": "the approved text, with {{1}}... placeholders"}}},
         "Error": {"type": "object", "required": ["error"],
                   "properties": {"error": {"type": "string"}, "details": {}}},
         "BotSettings": {"type": "object", "description": "see gateway/bot_settings.py for every field"},
