@@ -13,6 +13,7 @@ from gateway.services import Services
 from gateway.web import (
     admin_api,
     admin_teams,
+    admin_webhooks,
     agent_api,
     auth,
     demo,
@@ -41,6 +42,6 @@ def create_app(config: Config | None = None) -> Flask:
     )
     errors.register_error_handlers(app)
     for blueprint in (ops.bp, webhooks.bp, auth.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, agent_api.bp,
-                      admin_api.bp, admin_teams.bp, openapi.bp):
+                      admin_api.bp, admin_teams.bp, admin_webhooks.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app

@@ -470,6 +470,10 @@ from gateway.cli_templates import template  # noqa: E402 - imports this module's
 
 channel.add_command(template)
 
+from gateway.cli_webhooks import webhook  # noqa: E402 - imports this module's helpers
+
+main.add_command(webhook)
+
 
 if __name__ == "__main__":  # `python -m gateway.cli`, as `handoff run` starts its worker
     main(prog_name="handoff")

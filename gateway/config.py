@@ -42,6 +42,8 @@ class Config:
     # Seconds to wait before each retry of a failed outbound send; the
     # number of entries is the number of retries.
     outbound_retry_delays: tuple[float, ...] = (5, 30, 120, 600)
+    # Seconds before each retry of an outbound webhook a receiver did not accept.
+    webhook_retry_delays: tuple[float, ...] = (10, 60, 300, 1800, 7200)
     # Timeout (seconds) of every call to a provider's API.
     provider_timeout: float = 10.0
     # Size of each process's PostgreSQL connection pool.
@@ -75,7 +77,10 @@ class Config:
             anthropic_model=get("ANTHROPIC_MODEL", cls.anthropic_model),
             smtp_url=get("SMTP_URL"),
             slack_webhook_url=get("SLACK_WEBHOOK_URL"),
-            outbound_retry_delays=_parse_delays(get("OUTBOUND_RETRY_DELAYS"), cls.outbound_retry_delays),
+            outbound_retry_delays=_parse_delays("OUTBOUND_RETRY_DELAYS", get("OUTBOUND_RETRY_DELAYS"),
+                                                cls.outbound_retry_delays),
+            webhook_retry_delays=_parse_delays("WEBHOOK_RETRY_DELAYS", get("WEBHOOK_RETRY_DELAYS"),
+                                               cls.webhook_retry_delays),
             provider_timeout=_parse_number("PROVIDER_TIMEOUT", get("PROVIDER_TIMEOUT"), cls.provider_timeout),
             db_pool_size=int(_parse_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), cls.db_pool_size)),
         )
@@ -89,11 +94,11 @@ class Config:
                 f"PUBLIC_URL must be an http:// or https:// base URL with a host and no query, "
                 f"not {self.public_url!r}"
             )
-        if any(not math.isfinite(delay) or delay < 0 for delay in self.outbound_retry_delays):
-            raise ConfigError(
-                "OUTBOUND_RETRY_DELAYS must be comma-separated seconds, each 0 or more, not "
-                + repr(",".join(f"{delay:g}" for delay in self.outbound_retry_delays))
-            )
+        for name, delays in (("OUTBOUND_RETRY_DELAYS", self.outbound_retry_delays),
+                             ("WEBHOOK_RETRY_DELAYS", self.webhook_retry_delays)):
+            if any(not math.isfinite(delay) or delay < 0 for delay in delays):
+                raise ConfigError(f"{name} must be comma-separated seconds, each 0 or more, not "
+                                  + repr(",".join(f"{delay:g}" for delay in delays)))
         if not math.isfinite(self.provider_timeout) or self.provider_timeout <= 0:
             raise ConfigError(f"PROVIDER_TIMEOUT must be a number of seconds above 0, not {self.provider_timeout!r}")
         if not self.messenger_graph_version.startswith("v"):
@@ -132,13 +137,13 @@ class Config:
         return redacted
 
 
-def _parse_delays(raw: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+def _parse_delays(name: str, raw: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
     if raw is None:
         return default
     try:
         return tuple(float(part) for part in raw.split(",") if part.strip())
     except ValueError:
-        raise ConfigError(f"OUTBOUND_RETRY_DELAYS must be comma-separated seconds, not {raw!r}") from None
+        raise ConfigError(f"{name} must be comma-separated seconds, not {raw!r}") from None
 
 
 def _parse_number(name: str, raw: str | None, default: float) -> float:

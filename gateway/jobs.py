@@ -43,6 +43,11 @@ def enqueue_send(redis: Redis, message_id: int, delay_seconds: float = 0, pipeli
         q.enqueue("workers.outbound.send_message", message_id, **kwargs)
 
 
-def enqueue_webhook_delivery(redis: Redis, delivery_id: int, pipeline: Pipeline | None = None) -> None:
-    queue(redis, "low").enqueue("workers.notify.deliver_webhook", delivery_id, pipeline=pipeline,
-                                description=f"deliver webhook {delivery_id}")
+def enqueue_webhook_delivery(redis: Redis, delivery_id: int, delay_seconds: float = 0,
+                             pipeline: Pipeline | None = None) -> None:
+    q = queue(redis, "low")
+    kwargs = {"description": f"deliver webhook {delivery_id}", "pipeline": pipeline}
+    if delay_seconds > 0:
+        q.enqueue_in(timedelta(seconds=delay_seconds), "workers.notify.deliver_webhook", delivery_id, **kwargs)
+    else:
+        q.enqueue("workers.notify.deliver_webhook", delivery_id, **kwargs)

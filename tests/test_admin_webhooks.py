@@ -19,14 +19,6 @@ BASE = "/api/admin/webhooks"
 
 
 @pytest.fixture
-def app(app):
-    """The app with the webhooks blueprint, until gateway/app.py registers it."""
-    if admin_webhooks.bp.name not in app.blueprints:
-        app.register_blueprint(admin_webhooks.bp)
-    return app
-
-
-@pytest.fixture
 def admin(db):
     agent = add_agent(db, email="admin@example.com", name="Ada Admin", is_admin=True)
     with db() as conn:

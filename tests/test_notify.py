@@ -1,11 +1,6 @@
 """Notifications: signed webhooks delivered by real RQ jobs to a recording
 receiver (retries, failures, one POST per attempt), Slack, the team's email,
 and send_email over a local SMTP stand-in.
-
-Zero retry delays come from retry_webhooks_after(): gateway.config.Config has
-no webhook_retry_delays field yet (the job reads it with getattr), so a
-subclass carries it; once Config has it, configure_workers(config,
-webhook_retry_delays=...) does the same.
 """
 
 from __future__ import annotations
@@ -16,7 +11,7 @@ import logging
 import socket
 import threading
 import uuid
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -25,31 +20,19 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from gateway import notifications
-from gateway.config import Config
 from gateway.jobs import QUEUES, queue
 from gateway.store import webhooks
 from tests.conftest import PUBLIC_URL
 from tests.fakes.recorder import RecordingServer
 from tests.fakes.smtp_server import FakeSMTP
 from tests.helpers import configure_workers, fetch_all, fetch_one
-from workers import context, mailer
+from workers import mailer
 from workers.notify import deliver_webhook
 
 PACKET = {"conversation_id": 42, "customer": {"name": "Zoë <b>Doe</b> & co"}, "team": "Billing",
           "trigger": {"rule": "human_request", "explanation": "The customer asked for a person"}}
 # Summaries are built by the callers, often from customer text.
 SUMMARY = "Billing: Zoë <b>Doe</b> & co asked for a person"
-
-
-@dataclass(frozen=True)
-class WebhookRetryConfig(Config):
-    webhook_retry_delays: tuple[float, ...] = ()
-
-
-def retry_webhooks_after(config: Config, delays: tuple[float, ...]) -> None:
-    """Jobs from now on retry webhook deliveries after these delays."""
-    values = {f.name: getattr(config, f.name) for f in fields(config)}
-    context.configure(WebhookRetryConfig(**dict(values, webhook_retry_delays=delays)))
 
 
 @pytest.fixture
@@ -180,7 +163,7 @@ def test_an_event_without_subscribers_enqueues_nothing(db, redis, receiver):
 
 
 def test_a_server_error_then_success_makes_two_attempts(config, db, redis, run_jobs, receiver):
-    retry_webhooks_after(config, (0, 0))
+    configure_workers(config, webhook_retry_delays=(0, 0))
     subscribe(db, receiver.url, ["*"])
     receiver.respond_next(500, "<h1>Internal Server Error</h1>")
 
@@ -198,7 +181,7 @@ def test_a_server_error_then_success_makes_two_attempts(config, db, redis, run_j
 
 
 def test_retries_exhausted_fail_the_delivery(config, db, redis, run_jobs, receiver):
-    retry_webhooks_after(config, (0, 0))
+    configure_workers(config, webhook_retry_delays=(0, 0))
     subscribe(db, receiver.url, ["*"])
     for status in (500, 502, 404):
         receiver.respond_next(status, {"error": "no"})
@@ -216,7 +199,7 @@ def test_retries_exhausted_fail_the_delivery(config, db, redis, run_jobs, receiv
 
 
 def test_an_unreachable_receiver_is_an_attempt_with_an_error(config, db, redis, run_jobs):
-    retry_webhooks_after(config, (0,))
+    configure_workers(config, webhook_retry_delays=(0,))
     subscribe(db, f"http://127.0.0.1:{closed_port()}/hook", ["*"])
 
     [delivery_id] = notify_after_commit(db, redis, "message.created", {"text": "hi"}).delivery_ids
@@ -229,7 +212,7 @@ def test_an_unreachable_receiver_is_an_attempt_with_an_error(config, db, redis, 
 
 
 def test_a_redirect_is_not_followed(config, db, redis, run_jobs, receiver):
-    retry_webhooks_after(config, ())
+    configure_workers(config, webhook_retry_delays=())
     subscribe(db, receiver.url, ["*"])
     receiver.respond_next(302, "moved")
 

@@ -26,7 +26,7 @@ JSON parsing) and compare in constant time:
 Delivery is at least once: a retry or a redelivery arrives with the same
 X-Handoff-Delivery, on which receivers deduplicate. A 2xx answer within the
 provider timeout delivers; anything else (a redirect included: they are not
-followed) is retried after each of RETRY_DELAYS, then the delivery fails.
+followed) is retried after each of WEBHOOK_RETRY_DELAYS, then the delivery fails.
 A 410 Gone means the receiver is gone for good: the delivery fails at once and
 the subscription is deactivated (an admin re-activates it). Every attempt is
 recorded in webhook_attempts.
@@ -39,21 +39,18 @@ import hmac
 import json
 import logging
 import time
-from datetime import timedelta
 
 import requests
-from redis import Redis
 
 from gateway import jobs
 from gateway.config import Config
 from gateway.db import transaction
-from gateway.store import webhooks
+from gateway.store import teams, webhooks
 from workers import context, mailer
 
 log = logging.getLogger(__name__)
 
 # Seconds before each retry of a failed delivery; one more attempt than delays.
-RETRY_DELAYS = (10, 60, 300, 1800, 7200)
 USER_AGENT = "Handoff-Webhooks/1"
 # Characters of a failed response's body kept with the attempt.
 ERROR_BODY_PREVIEW = 200
@@ -85,7 +82,7 @@ def deliver_webhook(delivery_id: int) -> str:
         return "not due"
     status, error, duration_ms = _post(claimed, ctx.config.provider_timeout)
     attempt, subscription_id = claimed["attempts"], claimed["subscription_id"]
-    delays = getattr(ctx.config, "webhook_retry_delays", RETRY_DELAYS)
+    delays = ctx.config.webhook_retry_delays
     with transaction(ctx.pool) as conn:
         webhooks.record_attempt(conn, delivery_id, attempt, status=status, error=error, duration_ms=duration_ms)
         if status is not None and 200 <= status < 300:
@@ -110,18 +107,10 @@ def deliver_webhook(delivery_id: int) -> str:
     elif outcome == "retrying":
         log.warning("%s: attempt %s failed (%s); retrying in %ss", where, attempt, _short(status, error),
                     delays[attempt - 1])
-        _enqueue_retry(ctx.redis, delivery_id, delays[attempt - 1])
+        jobs.enqueue_webhook_delivery(ctx.redis, delivery_id, delay_seconds=delays[attempt - 1])
     else:
         log.error("%s failed for good after %s attempt(s): %s", where, attempt, _short(status, error))
     return outcome
-
-
-def _enqueue_retry(redis: Redis, delivery_id: int, delay_seconds: float) -> None:
-    if delay_seconds > 0:
-        jobs.queue(redis, "low").enqueue_in(timedelta(seconds=delay_seconds), "workers.notify.deliver_webhook",
-                                            delivery_id, description=f"retry webhook delivery {delivery_id}")
-    else:
-        jobs.enqueue_webhook_delivery(redis, delivery_id)
 
 
 def _post(claimed: dict, timeout: float) -> tuple[int | None, str | None, int]:
@@ -187,7 +176,8 @@ def email_team(event: str, conversation_id: int | None, team_id: int | None, sum
     if team_id is None or not ctx.config.smtp_url:
         return "not configured"
     with ctx.pool.connection() as conn:
-        address = webhooks.team_email(conn, team_id)
+        team = teams.get_team(conn, team_id)
+    address = team["email"] if team else None
     if not address:
         return "no team email"
     body = summary + "\n"

@@ -232,8 +232,3 @@ def due_deliveries(conn, limit: int = 500) -> list[int]:
     ).fetchall()
     return [row["id"] for row in rows]
 
-
-def team_email(conn, team_id: int) -> str | None:
-    """Where the team's notification emails go (teams.email), if anywhere."""
-    row = conn.execute("SELECT email FROM teams WHERE id = %(id)s", {"id": team_id}).fetchone()
-    return row["email"] if row else None

@@ -72,7 +72,68 @@ def _agent_change(summary: str, body: dict | None = None) -> dict:
                       body=body, security=AGENT, parameters=[CONVERSATION_ID])
 
 
+WEBHOOK = {"$ref": "#/components/schemas/Webhook"}
+WEBHOOK_DELIVERY = {"$ref": "#/components/schemas/WebhookDelivery"}
+SUBSCRIPTION_ID = {"name": "subscription_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+DELIVERY_ID = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+WEBHOOK_EVENT_NAMES = {"enum": ["conversation.escalated", "conversation.assigned", "conversation.missed",
+                                "conversation.resolved", "ticket.created", "message.created", "*"]}
+WEBHOOK_FIELDS = {"url": {"type": "string", "format": "uri", "description": "http:// or https://"},
+                  "events": {"type": "array", "minItems": 1, "items": WEBHOOK_EVENT_NAMES},
+                  "description": {"type": "string", "maxLength": 500}}
+QUEUED_DELIVERY = _json({"type": "object", "properties": {"delivery_id": {"type": "integer"}}}, "queued")
+
 PATHS = {
+    "/api/admin/webhooks": {
+        "get": _operation("Every webhook subscription with its last delivery (never its secret)",
+                          {"200": _json({"type": "object", "properties": {
+                              "webhooks": {"type": "array", "items": WEBHOOK}}}, "the subscriptions"),
+                           **_errors(401, 403)}, security=AGENT),
+        "post": _operation("Subscribe a URL to events; the answer carries the signing secret, shown only this once",
+                           {"201": _json({"allOf": [WEBHOOK, {"type": "object", "properties": {
+                               "secret": {"type": "string"}}}]}, "the subscription and its secret"),
+                            **_errors(400, 401, 403)},
+                           body={"type": "object", "required": ["url", "events"], "additionalProperties": False,
+                                 "properties": WEBHOOK_FIELDS}, security=AGENT),
+    },
+    "/api/admin/webhooks/{subscription_id}": {
+        "get": _operation("A webhook subscription", {"200": _json(WEBHOOK, "the subscription"),
+                                                     **_errors(401, 403, 404)},
+                          security=AGENT, parameters=[SUBSCRIPTION_ID]),
+        "patch": _operation("Change a subscription; deactivating it fails its pending deliveries",
+                            {"200": _json(WEBHOOK, "the subscription"), **_errors(400, 401, 403, 404)},
+                            body={"type": "object", "additionalProperties": False,
+                                  "properties": dict(WEBHOOK_FIELDS, active={"type": "boolean"})},
+                            security=AGENT, parameters=[SUBSCRIPTION_ID]),
+        "delete": _operation("Delete a subscription and its deliveries",
+                             {"204": {"description": "deleted"}, **_errors(401, 403, 404)},
+                             security=AGENT, parameters=[SUBSCRIPTION_ID]),
+    },
+    "/api/admin/webhooks/{subscription_id}/rotate-secret": {
+        "post": _operation("A new signing secret, shown only this once (the old one stops at once)",
+                           {"200": _json({"type": "object", "properties": {
+                               "id": {"type": "integer"}, "secret": {"type": "string"}}}, "the new secret"),
+                            **_errors(401, 403, 404)}, security=AGENT, parameters=[SUBSCRIPTION_ID]),
+    },
+    "/api/admin/webhooks/{subscription_id}/deliveries": {
+        "get": _operation("The latest deliveries, newest first, with their envelope and every attempt",
+                          {"200": _json({"type": "object", "properties": {
+                              "deliveries": {"type": "array", "items": WEBHOOK_DELIVERY}}}, "the deliveries"),
+                           **_errors(400, 401, 403, 404)},
+                          security=AGENT, parameters=[SUBSCRIPTION_ID, {
+                              "name": "limit", "in": "query",
+                              "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}]),
+    },
+    "/api/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver": {
+        "post": _operation("Send a delivery again now (receivers deduplicate on X-Handoff-Delivery)",
+                           {"202": QUEUED_DELIVERY, "409": _json(ERROR, "the subscription is inactive"),
+                            **_errors(401, 403, 404)}, security=AGENT, parameters=[SUBSCRIPTION_ID, DELIVERY_ID]),
+    },
+    "/api/admin/webhooks/{subscription_id}/test": {
+        "post": _operation("Send a \"ping\" event to this subscription",
+                           {"202": QUEUED_DELIVERY, "409": _json(ERROR, "the subscription is inactive"),
+                            **_errors(401, 403, 404)}, security=AGENT, parameters=[SUBSCRIPTION_ID]),
+    },
     "/api/admin/bot-settings": {
         "get": _operation("The bot settings document (defaults filled in)",
                           {"200": _json(BOT_SETTINGS, "the document"), **_errors(401, 403)}, security=AGENT),
@@ -303,6 +364,25 @@ COMPONENTS = {
         "visitor": {"type": "http", "scheme": "bearer", "description": "a widget visitor token"},
     },
     "schemas": {
+    "Webhook": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "url": {"type": "string"}, "events": {"type": "array", "items": WEBHOOK_EVENT_NAMES},
+        "description": {"type": "string"}, "active": {"type": "boolean"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "last_delivery": {"oneOf": [WEBHOOK_DELIVERY, {"type": "null"}]}}},
+    "WebhookDelivery": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "subscription_id": {"type": "integer"}, "event": {"type": "string"},
+        "status": {"enum": ["pending", "retrying", "delivered", "failed"]}, "attempts": {"type": "integer"},
+        "last_status": {"type": ["integer", "null"]}, "last_error": {"type": ["string", "null"]},
+        "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+        "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+        "failed_at": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "payload": {"type": "object", "description": "the envelope POSTed (in /deliveries only)"},
+        "attempt_log": {"type": "array", "description": "in /deliveries only", "items": {
+            "type": "object", "properties": {
+                "attempt": {"type": "integer"}, "status": {"type": ["integer", "null"]},
+                "error": {"type": ["string", "null"]}, "duration_ms": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"}}}}}},
         "Template": {"type": "object", "required": ["name", "content_sid", "body"], "additionalProperties": False,
                      "properties": {
                          "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "maxLength": 64},
