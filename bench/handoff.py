@@ -51,7 +51,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -70,6 +69,7 @@ from rq import Queue
 from twilio.request_validator import RequestValidator
 
 from bench import load
+from bench.brain import _interrupt, _loadavg, _num
 from bench.ingest import HANDOFF_APP, Gunicorn, machine_busy, seed_channel
 from bench.services import backing_services, say
 from gateway.jobs import QUEUES
@@ -90,8 +90,8 @@ CUSTOMER_PAUSE_SECONDS = 3.0
 # answer delays no other message's send (the schedule is open loop).
 LOAD_CONNECTIONS = 8
 SEED = 20240612
-# Variables the benchmark's processes must not inherit: no real alerts, no LLM.
-NOT_INHERITED = ("SLACK_WEBHOOK_URL", "SMTP_URL", "AI_PROVIDER", "TWILIO_API_BASE_URL")
+# Not passed on to the web and workers: every escalation would alert Slack and mail its team for real.
+NOT_INHERITED = ("SLACK_WEBHOOK_URL", "SMTP_URL")
 
 # Requests for a person that name a topic, so that routing picks a team from them.
 TOPIC_REQUESTS = (
@@ -164,14 +164,12 @@ def escalates_at(measured_index: int, share: float) -> bool:
     return math.floor((measured_index + 1) * share + 1e-9) > math.floor(measured_index * share + 1e-9)
 
 
-def build_plan(options: Options, run_tag: int) -> tuple[list[Planned], dict]:
-    """Every webhook of the run, at a fixed rate; and how well the plan was verified.
+def rotation_slots(options: Options) -> list[tuple[int, str, int]]:
+    """(customer, kind, the customer's earlier messages) of each webhook, in order.
 
-    Customers take turns (a rotation long enough that each waits about
-    CUSTOMER_PAUSE_SECONDS between messages); one who has asked `turns`
-    questions, or escalated, leaves and a new customer joins at the end."""
-    from bench.brain import Conversation, replay
-
+    Customers take turns, in a rotation long enough that each waits about
+    CUSTOMER_PAUSE_SECONDS between messages; one who has asked `turns`
+    questions, or escalated, leaves, and a new customer joins at the end."""
     warm = round(options.warmup * options.rate)
     total = warm + round(options.seconds * options.rate)
     size = max(2, math.ceil(options.rate * CUSTOMER_PAUSE_SECONDS))
@@ -181,8 +179,8 @@ def build_plan(options: Options, run_tag: int) -> tuple[list[Planned], dict]:
     while math.gcd(size, period) != 1:
         size += 1
     rotation = deque((customer, 0) for customer in range(size))
-    newcomers = itertools.count(len(rotation))
-    slots = []  # (customer, kind, earlier messages)
+    newcomers = itertools.count(size)
+    slots = []
     for slot in range(total):
         measured = slot - warm
         escalating = measured >= 0 and escalates_at(measured, options.escalations)
@@ -190,35 +188,47 @@ def build_plan(options: Options, run_tag: int) -> tuple[list[Planned], dict]:
         slots.append((customer, "escalation" if escalating else "warmup" if measured < 0 else "ordinary", sent))
         sent += 1
         rotation.append((next(newcomers), 0) if escalating or sent >= options.turns else (customer, sent))
+    return slots
 
+
+def script_texts(kinds: list[str], brain, answered: list[str], escalating: list[str],
+                 rng: random.Random) -> tuple[list[str], bool]:
+    """What one customer writes, message by message, and whether the engine
+    agreed: every question answered, the escalating message escalated."""
+    from bench.brain import Conversation, replay
+
+    expected = ["escalated" if kind == "escalation" else "answered" for kind in kinds]
+    for _attempt in range(20):  # questions that look alike can trip the repeated-question rule: draw again
+        questions = iter(rng.sample(answered, len(kinds)))
+        drawn = [rng.choice(escalating) if kind == "escalation" else next(questions) for kind in kinds]
+        steps = replay(brain, [Conversation(tuple(("kb", text) for text in drawn))])
+        if [step.outcome for step in steps] == expected:
+            return drawn, True
+    return drawn, False
+
+
+def build_plan(options: Options, run_tag: int) -> tuple[list[Planned], dict]:
+    """Every webhook of the run, at a fixed rate; and how well the plan was verified."""
+    slots = rotation_slots(options)
     brain, threshold = checking_brain()
     answered, escalating = message_pools(brain, threshold)
     rng = random.Random(SEED)
     kinds: dict[int, list[str]] = {}
     for customer, kind, _ in slots:
         kinds.setdefault(customer, []).append(kind)
-    texts: dict[int, list[str]] = {}
-    unverified = 0
+    texts, unverified = {}, 0
     for customer, script in kinds.items():
-        for _attempt in range(20):  # a draw whose questions look alike can trip the repeated-question rule
-            questions = iter(rng.sample(answered, len(script)))
-            drawn = [rng.choice(escalating) if kind == "escalation" else next(questions) for kind in script]
-            expected = ["escalated" if kind == "escalation" else "answered" for kind in script]
-            steps = replay(brain, [Conversation(tuple(("kb", text) for text in drawn))])
-            if [step.outcome for step in steps] == expected:
-                break
-        else:
-            unverified += 1
-        texts[customer] = drawn
+        texts[customer], verified = script_texts(script, brain, answered, escalating, rng)
+        unverified += not verified
+    said = Counter()
     plan = []
-    position = Counter()
     for slot, (customer, kind, earlier) in enumerate(slots):
         plan.append(Planned(
             at=slot / options.rate, kind=kind, sender=load.sender_address(customer),
-            name=load.NAMES[customer % len(load.NAMES)], text=texts[customer][position[customer]],
+            name=load.NAMES[customer % len(load.NAMES)], text=texts[customer][said[customer]],
             sid=load.message_sid(run_tag, 0, slot), earlier=earlier,
         ))
-        position[customer] += 1
+        said[customer] += 1
     return plan, {"customers": len(kinds), "questions_pool": len(answered), "escalating_pool": len(escalating),
                   "scripts_unverified": unverified}
 
@@ -242,12 +252,6 @@ class TwilioRecorder:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as api.twilio.com
 
-            def setup(self):
-                super().setup()
-                # The head and the body go out in two writes: without this, the
-                # second waits for the client's delayed ACK (40 ms) on a kept-alive connection.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
             def do_POST(self):
                 arrived = time.monotonic_ns()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
@@ -259,12 +263,12 @@ class TwilioRecorder:
                 self.answer(201, recorder.record(match.group(1), form, arrived))
 
             def answer(self, status: int, resource: dict) -> None:
-                encoded = json.dumps(resource).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(encoded)))
-                self.end_headers()
-                self.wfile.write(encoded)
+                # One write: a head and a body written apart would wait for the
+                # client's delayed ACK (Nagle, 40 ms) on a kept-alive connection.
+                body = json.dumps(resource).encode()
+                head = (f"HTTP/1.1 {status} {self.responses[status][0]}\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n")
+                self.wfile.write(head.encode() + body)
 
             def log_message(self, *args):
                 pass
@@ -368,6 +372,18 @@ def seed(database_url: str) -> None:
         conn.commit()
 
 
+def log_lines(path: Path, count: int, *, problems_only: bool = False) -> str:
+    """The last lines of a log; with problems_only, without its INFO lines
+    (a worker logs several per job): warnings, errors and tracebacks."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    if problems_only:
+        lines = [line for line in lines if " INFO " not in line and "[INFO]" not in line]
+    return "\n".join(lines[-count:]) or "(no warnings or errors)"
+
+
 def worker_command() -> list[str]:
     """The Procfile's worker: line, with this interpreter's `handoff`."""
     script = Path(sys.executable).with_name("handoff")
@@ -405,14 +421,8 @@ class RqWorkers:
                 if exited or time.monotonic() > deadline:
                     number = exited[0] if exited else 1
                     raise RuntimeError(f"worker {number} {'exited' if exited else 'did not register'}:\n"
-                                       + self.log_tail(number))
+                                       + log_lines(self.log_path(number), 30))
                 time.sleep(0.1)
-
-    def log_tail(self, number: int, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path(number).read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
     def stop(self) -> None:
         """SIGTERM to all (RQ lets the current job finish), then SIGKILL to any group left."""
@@ -553,12 +563,14 @@ MESSAGE_OUTCOMES = """
 SELECT m.provider_message_id AS sid, m.conversation_id, m.processed_at IS NOT NULL AS processed,
        r.provider_message_id AS answer_sid, r.status AS answer_status, t.name AS team,
        EXISTS (SELECT 1 FROM events e WHERE e.kind = 'conversation.escalated' AND e.message_id = m.id) AS escalated,
-       (SELECT s.text FROM messages s WHERE s.conversation_id = m.conversation_id AND s.sender = 'system'
-           AND s.id > m.id ORDER BY s.id LIMIT 1) AS notice
+       notice.text AS notice, notice.status AS notice_status
   FROM messages m
   JOIN conversations c ON c.id = m.conversation_id
   LEFT JOIN teams t ON t.id = c.team_id
   LEFT JOIN messages r ON r.reply_to_id = m.id AND r.sender = 'bot'
+  LEFT JOIN LATERAL (SELECT s.text, s.status FROM messages s
+                      WHERE s.conversation_id = m.conversation_id AND s.sender = 'system' AND s.id > m.id
+                      ORDER BY s.id LIMIT 1) notice ON true
  WHERE m.direction = 'inbound'
 """
 
@@ -594,15 +606,15 @@ def evaluate(plan: list[Planned], sent: list, rows: dict, recorder: TwilioRecord
     teams: Counter = Counter()
     positions: list[int] = []
 
-    def fail(message: Planned, what: str, *measurements: str) -> None:
-        failures.append({"kind": message.kind, "what": what, "measurements": list(measurements),
+    def fail(message: Planned, what: str, *measurements: str, seconds: float | None = None) -> None:
+        failures.append({"kind": message.kind, "what": what, "measurements": list(measurements), "seconds": seconds,
                          "customer": message.sender, "text": message.text, "sid": message.sid})
 
     def arrival(message: Planned, name: str, t0: int, arrived: int | None, missing: str) -> None:
         if arrived is None:
             fail(message, missing, name)
         elif arrived - t0 > deadline_ns:
-            fail(message, f"{name.replace('_', ' ')} after {(arrived - t0) / 1e9:.1f} s, past the deadline", name)
+            fail(message, f"{name.replace('_', ' ')} past the deadline", name, seconds=(arrived - t0) / 1e9)
         else:
             latencies[name].append((t0, arrived - t0))
 
@@ -614,7 +626,8 @@ def evaluate(plan: list[Planned], sent: list, rows: dict, recorder: TwilioRecord
         expected = ("bot_answer",) if message.kind == "ordinary" else ("inbox_event", "queue_message")
         row = rows.get(message.sid)
         if status != 200:
-            fail(message, f"the webhook answered {status}", *expected)
+            fail(message, "the webhook failed (see the load generator's errors)" if status is None
+                 else f"the webhook answered {status}", *expected)
         elif row is None:
             fail(message, "the webhook answered 200 but the message is not stored", *expected)
         elif not row["processed"]:
@@ -632,9 +645,10 @@ def evaluate(plan: list[Planned], sent: list, rows: dict, recorder: TwilioRecord
             arrival(message, "inbox_event", t0, inbox.escalated.get(row["conversation_id"]),
                     "no conversation.escalated event in the inbox")
             notice = recorder.queue_notices.get(message.sender)
-            told = f"; the customer was told: {row['notice']!r}" if row["notice"] else ""
             arrival(message, "queue_message", t0, notice[0] if notice else None,
-                    f"no queue message at the Twilio stand-in{told}")
+                    "no message to the customer stored" if row["notice"] is None else
+                    f"the queue message was not sent ({row['notice_status']})"
+                    if row["notice"].startswith(QUEUE_NOTICE) else f"the customer was told {row['notice']!r} instead")
             if notice:
                 place = re.search(r"#(\d+) in line", notice[1])
                 positions.append(int(place.group(1)) if place else 1)
@@ -743,8 +757,9 @@ def run_handoff(options: Options) -> dict:
             stored = _stored_counts(backing.database_url)
             log_tails = {}
             if outcome["failures"] or result["errors"]:
-                log_tails = {"web": web.log_tail(20), **{f"worker {n}": workers.log_tail(n, 20)
-                                                         for n in range(1, options.workers + 1)}}
+                logs = {"web": web.log_path,
+                        **{f"worker {n}": workers.log_path(n) for n in range(1, options.workers + 1)}}
+                log_tails = {name: log_lines(path, 20, problems_only=True) for name, path in logs.items()}
             say("  stopping web and workers, dropping the benchmark database, flushing the benchmark Redis db…")
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
@@ -792,22 +807,11 @@ def run_handoff(options: Options) -> dict:
     }
 
 
-def _loadavg() -> float | None:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return None
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt()
-
-
 # --- output -----------------------------------------------------------------------------------
 
 
-def _num(value, fmt: str) -> str:
-    return "n/a" if value is None else format(value, fmt)
+def _times(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
 
 
 def format_report(report: dict) -> str:
@@ -830,10 +834,11 @@ def format_report(report: dict) -> str:
                      f"{_num(f['max'], '.1f'):>8} {failed[name]:>7}")
     for name, label in (("queue_message", "queue message / bot answer"), ("inbox_event", "inbox event / bot answer")):
         r = report["ratio_to_bot_answer"][name]
-        lines.append(f"  {'ratio ' + label:<44} {'':>6} {_num(r['p50'], '.2f'):>7}x {_num(r['p99'], '.2f'):>7}x")
+        lines.append(f"  {'ratio ' + label:<44} {'':>6} {_times(r['p50']):>8} {_times(r['p99']):>8}")
     w = report["webhook_ms"]
     e = report["escalations"]
     machine = report["machine"]
+    stored = report["stored"]
     lines += [
         "",
         f"Webhook answers: p50 {_num(w['p50'], '.1f')} ms, p99 {_num(w['p99'], '.1f')} ms; sends at most "
@@ -842,6 +847,9 @@ def format_report(report: dict) -> str:
         + ", ".join(f"{n} earlier message(s): {c}" for n, c in m["escalations_after_earlier_messages"].items())
         + f"; places in line up to #{e['max_position']}.",
         f"  last queue message: {e['last_notice']!r}",
+        f"Stored: {stored['inbound']} customer messages, {stored['bot_answers']} bot answers, "
+        f"{stored['system_messages']} system messages; {stored['queued_conversations']} conversations queued, "
+        f"{stored['tickets']} tickets.",
         f"Machine: {_num(machine['busy_percent'], '.0f')}% of {s['cpus']} CPUs busy during the load; load average "
         f"{_num(machine['load_average_before'], '.2f')} before, {_num(machine['load_average_after'], '.2f')} after.",
         "Both paths go webhook -> process_inbound -> send_message -> Twilio through RQ (a work-horse forked per job):",
@@ -854,40 +862,35 @@ def format_report(report: dict) -> str:
                       f"behind {s['rate']:g} webhooks/s, and the figures measure their backlog (it grows with the "
                       "run's length), not a steady state. Lower --rate or add --workers."]
     if not report["complete"]:
-        lines.append(f"Not everything was done {s['deadline']:g} s after the last webhook: see the failures.")
+        lines += ["", f"NOT DONE {s['deadline']:g} s after the last webhook: the workers fell behind {s['rate']:g} "
+                      f"webhooks/s (RQ backlog up to {report['rq_backlog_max']} jobs). Lower --rate or add --workers."]
     if report["load_errors"]:
         lines += ["", "Load generator errors:"] + [f"  {error}" for error in report["load_errors"][:10]]
     if report["failures"]:
         lines += ["", f"FAILURES: {len(report['failures'])} message(s) without their answer within "
                       f"{s['deadline']:g} s (or not doing what was planned):"]
-        by_what = Counter((f["kind"], f["what"]) for f in report["failures"])
-        for (kind, what), count in by_what.most_common():
-            example = next(f for f in report["failures"] if (f["kind"], f["what"]) == (kind, what))
-            lines.append(f"  {count:>4} x {kind}: {what}  (e.g. {example['customer']}: {example['text']!r})")
+        by_what: dict[tuple[str, str], list[dict]] = {}
+        for failure in report["failures"]:
+            by_what.setdefault((failure["kind"], failure["what"]), []).append(failure)
+        for (kind, what), group in sorted(by_what.items(), key=lambda item: -len(item[1])):
+            late = [f["seconds"] for f in group if f["seconds"] is not None]
+            after = f" ({min(late):.1f} to {max(late):.1f} s)" if late else ""
+            lines.append(f"  {len(group):>4} x {kind}: {what}{after}  (e.g. {group[0]['customer']}: "
+                         f"{group[0]['text']!r})")
     for name, tail in report.get("log_tails", {}).items():
-        lines += ["", f"Last lines of the {name} log:"] + [f"  {line}" for line in tail.splitlines()]
+        lines += ["", f"Warnings and errors at the end of the {name} log:"]
+        lines += [f"  {line}" for line in tail.splitlines()]
     lines.append("")
     lines.append(f"Elapsed: {report['elapsed_seconds']:.1f} s; everything stopped, database dropped, Redis db flushed.")
     return "\n".join(lines)
 
 
 def print_report(report: dict, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print(format_report(report))
+    print(json.dumps(report, indent=2, default=str) if as_json else format_report(report))
 
 
-def main() -> None:
-    """The load generator: a JSON spec on stdin, the sends as JSON on stdout, progress on stderr."""
-    spec = json.load(sys.stdin)
+if __name__ == "__main__":  # the load generator: a JSON spec on stdin, the sends as JSON on stdout
     try:
-        result = generate_load(spec)
+        json.dump(generate_load(json.load(sys.stdin)), sys.stdout)
     except KeyboardInterrupt:
         sys.exit(130)
-    json.dump(result, sys.stdout)
-    sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    main()

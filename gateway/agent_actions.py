@@ -29,18 +29,33 @@ from datetime import datetime, timezone
 
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
-from redis import Redis
 
 from channels.messenger import TEXT_LIMIT as MESSENGER_TEXT_LIMIT
-from channels.templates import Template, TemplateError, load_templates, message_metadata, render
+from channels.templates import (
+    Template,
+    TemplateError,
+    load_templates,
+    message_metadata,
+    render,
+)
 from channels.windows import Window, window_state
 from gateway import handoff
+from gateway.business_hours import describe_opening, team_hours
 from gateway.db import transaction
 from gateway.effects import Effects
 from gateway.notifications import record as record_notification
 from gateway.reply_plan import VIA_EMAIL, VIA_TEMPLATE, ReplyPlan, plan_reply
-from gateway.store import agents, assignment, contacts, conversations, events, messages, teams, tickets
+from gateway.services import Services
+from gateway.store import (
+    agents,
+    assignment,
+    contacts,
+    conversations,
+    events,
+    messages,
+    teams,
+    tickets,
+)
 from gateway.store.channels import ChannelRow, get_channel
 
 log = logging.getLogger(__name__)
@@ -203,6 +218,13 @@ def transfer(conn, agent: dict, conversation_id: int, team: dict, *, note: str |
     if conversation["team_id"] == team["id"]:
         raise ActionError(409, f"conversation {conversation_id} is already with the {team['name']} team")
     live = conversation["status"] != "ticket"
+    hours = team_hours(team)
+    now = datetime.now(timezone.utc)
+    if live and not hours.is_open(now):
+        reopens = hours.next_opening(now)
+        back = f" (back {describe_opening(reopens, now, hours)})" if reopens else ""
+        raise ActionError(409, f"the {team['name']} team is closed{back}: the conversation stays with you",
+                          {"team_id": team["id"]})
     if live and assignment.team_availability(conn, team["id"])["online"] == 0:
         raise ActionError(409, f"nobody in the {team['name']} team is online: the conversation stays with you",
                           {"team_id": team["id"]})
@@ -218,7 +240,8 @@ def transfer(conn, agent: dict, conversation_id: int, team: dict, *, note: str |
                     agent_id=agent["id"])
     if live:
         handoff.auto_assign(conn, moved, effects)
-        handoff.tell_place_in_line(conn, moved, effects, first=True, team_name=team["name"])
+        handoff.tell_place_in_line(conn, moved, effects, first=True, team_name=team["name"],
+                                   opening=f"I'm transferring you to {handoff.team_words(team['name'])}.")
         effects.schedule("workers.schedule.check_missed_chat", conversation_id,
                          delay_seconds=missed_chat_timeout_seconds)
     log.info("conversation %s transferred by agent %s to team %s", conversation_id, agent["id"], team["id"])
@@ -538,22 +561,22 @@ def set_presence(conn, agent: dict, presence: str | None) -> tuple[dict, str]:
     return updated, current["effective"]
 
 
-def presence_followups(pool: ConnectionPool, redis: Redis, agent: dict, before: str) -> dict:
+def presence_followups(svc: Services, agent: dict, before: str) -> dict:
     """What a presence change does to conversations, one transaction each (as
     the workers do: a conversation lock is never held while waiting for
     another's, nor for a team's): an agent coming online takes queued
     conversations of their auto-assign teams; one who is not online hands the
     conversations still waiting for a first answer to others or to the queue."""
     if agent["presence"] == "online":
-        return {"assigned": take_queue_on_arrival(pool, redis, agent) if before != "online" else [], "handed_back": []}
-    return {"assigned": [], "handed_back": hand_back_waiting(pool, redis, agent)}
+        return {"assigned": take_queue_on_arrival(svc, agent) if before != "online" else [], "handed_back": []}
+    return {"assigned": [], "handed_back": hand_back_waiting(svc, agent)}
 
 
-def take_queue_on_arrival(pool: ConnectionPool, redis: Redis, agent: dict) -> list[int]:
+def take_queue_on_arrival(svc: Services, agent: dict) -> list[int]:
     """Queued conversations of the agent's auto-assign teams, highest priority
     and oldest first, auto-assigned (round-robin: usually to the newcomer, the
     one with free capacity) until the agent is full; the ids they got."""
-    with pool.connection() as conn:
+    with svc.pool.connection() as conn:
         waiting = conn.execute(
             f"""
             SELECT c.id, c.team_id FROM conversations c
@@ -574,13 +597,13 @@ def take_queue_on_arrival(pool: ConnectionPool, redis: Redis, agent: dict) -> li
             break
         if row["team_id"] in full_teams:
             continue
-        with transaction(pool) as conn:
+        with transaction(svc.pool) as conn:
             effects = Effects(row["id"])
             conversation = conversations.lock_conversation(conn, row["id"])
             if conversation["status"] != "queued" or conversation["assignee_id"] is not None:
                 continue
             assigned = handoff.auto_assign(conn, conversation, effects)
-        effects.apply(redis)
+        effects.apply(svc.redis, svc.config)
         if assigned is None:
             full_teams.add(row["team_id"])  # nobody in that team has room
         elif assigned["assignee_id"] == agent["id"]:
@@ -588,38 +611,25 @@ def take_queue_on_arrival(pool: ConnectionPool, redis: Redis, agent: dict) -> li
     return mine
 
 
-def hand_back_waiting(pool: ConnectionPool, redis: Redis, agent: dict) -> list[int]:
+def hand_back_waiting(svc: Services, agent: dict) -> list[int]:
     """The agent's conversations still waiting for a first answer, to another
     online teammate or back to the queue (those already answered stay theirs)."""
-    with pool.connection() as conn:
+    with svc.pool.connection() as conn:
         waiting = [row["id"] for row in conn.execute(
             "SELECT id FROM conversations WHERE assignee_id = %(agent)s AND status = 'assigned' "
             "AND first_agent_reply_at IS NULL ORDER BY id", {"agent": agent["id"]})]
     handed = []
     for conversation_id in waiting:
-        with transaction(pool) as conn:
+        with transaction(svc.pool) as conn:
             effects = Effects(conversation_id)
             conversation = conversations.lock_conversation(conn, conversation_id)
             if conversation["assignee_id"] != agent["id"] or conversation["status"] != "assigned" \
                     or conversation["first_agent_reply_at"] is not None:
                 continue
-            reassign_away(conn, conversation, effects, reason=f"assignee_{agent['presence']}")
-        effects.apply(redis)
+            handoff.reassign_away(conn, conversation, effects, reason=f"assignee_{agent['presence']}")
+        effects.apply(svc.redis, svc.config)
         handed.append(conversation_id)
     return handed
-
-
-def reassign_away(conn, conversation: dict, effects: Effects, *, reason: str) -> dict:
-    """Another online agent of the team with capacity, else back to the team queue."""
-    previous = conversation["assignee_id"]
-    assigned = handoff.auto_assign(conn, conversation, effects, exclude_agent_id=previous)
-    if assigned is None:
-        assigned = assignment.unassign(conn, conversation["id"])
-        effects.publish("conversation.unassigned", team_id=conversation["team_id"], reason=reason)
-    events.record_event(conn, "conversation.reassigned", conversation_id=conversation["id"],
-                        detail={"reason": reason, "from_agent_id": previous, "to_agent_id": assigned["assignee_id"]})
-    log.info("conversation %s taken from agent %s (%s)", conversation["id"], previous, reason)
-    return assigned
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
+
+log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")        # date.weekday() order
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -291,3 +294,15 @@ def _zone_words(zone: ZoneInfo) -> str:
     """"America/New_York" -> "New York time"; the UTC aliases -> "UTC"."""
     place = zone.key.rsplit("/", 1)[-1]
     return "UTC" if place in _UTC_PLACES else f"{place.replace('_', ' ')} time"
+
+
+def team_hours(team: dict | None) -> BusinessHours:
+    """The team's business hours; always open for no team, and for a stored
+    document that no longer validates (logged): a bad schedule must never
+    stop an escalation."""
+    try:
+        return BusinessHours.from_doc(team["hours"] if team else {})
+    except ValidationError as error:
+        log.error("team %s has invalid business hours (%s); treating it as always open", team["name"],
+                  error.messages)
+        return BusinessHours.from_doc({})

@@ -120,6 +120,8 @@ def worker(burst: bool, queues: list[str]) -> None:
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The twilio client logs every request and its headers at INFO.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     context.configure(config)
     try:
         # Before RQ forks a work-horse per job, so that no job pays for it;

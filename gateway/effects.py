@@ -18,6 +18,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from gateway import jobs, live, notifications
+from gateway.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Effects:
         """Run a job after commit: now, or later through RQ's scheduler."""
         self.scheduled.append((job, args, delay_seconds))
 
-    def apply(self, redis: Redis) -> None:
+    def apply(self, redis: Redis, config: Config) -> None:
         try:
             with redis.pipeline(transaction=False) as pipe:
                 for message_id in self.sends:
@@ -75,4 +76,5 @@ class Effects:
             log.warning("conversation %s: effects not enqueued (Redis: %s); the sweeper sends the messages",
                         self.conversation_id, error)
         for pending in self.notifications:
-            notifications.dispatch(redis, pending)
+            notifications.dispatch(redis, pending, slack=bool(config.slack_webhook_url),
+                                   email=bool(config.smtp_url))

@@ -55,12 +55,14 @@ def queue_status(conn, conversation: dict) -> tuple[int, int]:
     return position, estimate_wait_minutes(position, online, stats["median_seconds"], stats["samples"])
 
 
-def tell_place_in_line(conn, conversation: dict, effects: Effects, *, first: bool, team_name: str | None) -> None:
-    """The customer's place in line and the estimated wait, on their channel."""
+def tell_place_in_line(conn, conversation: dict, effects: Effects, *, first: bool, team_name: str | None,
+                       opening: str | None = None) -> None:
+    """The customer's place in line and the estimated wait, on their channel
+    (`opening` replaces "I'm connecting you with our <Team> team.")."""
     position, minutes = queue_status(conn, conversation)
     if first:
-        text = (f"I'm connecting you with {team_words(team_name)}. "
-                f"You're {place_text(position)} — {minutes_text(minutes)}.")
+        opening = opening or f"I'm connecting you with {team_words(team_name)}."
+        text = f"{opening} You're {place_text(position)} — {minutes_text(minutes)}."
     else:
         text = f"Thanks for waiting. You're now {place_text(position)} — {minutes_text(minutes)}."
     conn.execute(
@@ -125,3 +127,17 @@ def announce_agent(conn, conversation: dict, agent: dict, effects: Effects) -> N
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
         text=text, metadata={"agent_joined": agent["id"]},
     ))
+
+
+def reassign_away(conn, conversation: dict, effects: Effects, *, reason: str) -> dict:
+    """Take the conversation from its assignee (offline, unresponsive, away):
+    to another online agent of the team with capacity, else back to the queue."""
+    previous = conversation["assignee_id"]
+    assigned = auto_assign(conn, conversation, effects, exclude_agent_id=previous)
+    if assigned is None:
+        assigned = assignment.unassign(conn, conversation["id"])
+        effects.publish("conversation.unassigned", team_id=conversation["team_id"], reason=reason)
+    events.record_event(conn, "conversation.reassigned", conversation_id=conversation["id"],
+                        detail={"reason": reason, "from_agent_id": previous, "to_agent_id": assigned["assignee_id"]})
+    log.info("conversation %s taken from agent %s (%s)", conversation["id"], previous, reason)
+    return assigned

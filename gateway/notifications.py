@@ -61,17 +61,19 @@ def record(conn, event: str, payload: dict, *, summary: str = "", conversation_i
                    delivery_ids=tuple(row["id"] for row in rows))
 
 
-def dispatch(redis: Redis, pending: Pending) -> None:
-    """Enqueue the deliveries and the alerts. A Redis error is logged, not
-    raised: the sweeper re-enqueues due deliveries."""
+def dispatch(redis: Redis, pending: Pending, *, slack: bool, email: bool) -> None:
+    """Enqueue the deliveries and the alerts (`slack`, `email`: whether those
+    are configured). A Redis error is logged, not raised: the sweeper
+    re-enqueues due deliveries."""
     low = jobs.queue(redis, "low")
     try:
         with redis.pipeline(transaction=False) as pipe:
             for delivery_id in pending.delivery_ids:
                 jobs.enqueue_webhook_delivery(redis, delivery_id, pipeline=pipe)
-            if pending.event in ALERT_EVENTS:  # each job does nothing when its service is not configured
+            if pending.event in ALERT_EVENTS and slack:
                 low.enqueue("workers.notify.post_to_slack", pending.event, pending.conversation_id, pending.summary,
                             retry=jobs.CRASH_RETRY, pipeline=pipe, description=f"Slack: {pending.event}")
+            if pending.event in ALERT_EVENTS and email and pending.team_id is not None:
                 low.enqueue("workers.notify.email_team", pending.event, pending.conversation_id, pending.team_id,
                             pending.summary, retry=jobs.CRASH_RETRY, pipeline=pipe,
                             description=f"email the team: {pending.event}")

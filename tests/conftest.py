@@ -35,6 +35,7 @@ pytest_plugins = ["tests.browser"]
 TEST_DATABASE = os.environ.get("HANDOFF_TEST_DATABASE", "handoff_test")
 TEST_REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "15"))
 PUBLIC_URL = "https://handoff.example.com"
+ADMIN_EMAIL = "admin@example.com"
 
 
 def _with_database(url: str, database: str) -> str:
@@ -84,6 +85,22 @@ def fake_graph():
     server = FakeGraph().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_smtp():
+    from tests.fakes.smtp_server import FakeSMTP
+
+    server = FakeSMTP().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(fake_smtp):
+    """The SMTP stand-in with an empty mailbox (tests configure SMTP_URL with its url())."""
+    fake_smtp.reset()
+    return fake_smtp
 
 
 @pytest.fixture
@@ -163,3 +180,20 @@ def run_jobs(config, redis):
 
     yield run
     context.current().close()
+
+
+@pytest.fixture
+def admin(db):
+    """An admin agent, with a personal API token in admin["token"]."""
+    from gateway.store.agents import issue_api_token
+    from tests.helpers import add_agent
+
+    agent = add_agent(db, email=ADMIN_EMAIL, name="Ada Admin", is_admin=True)
+    with db() as conn:
+        return dict(agent, token=issue_api_token(conn, agent["id"]))
+
+
+@pytest.fixture
+def auth(admin):
+    """The admin's Authorization header."""
+    return {"Authorization": f"Bearer {admin['token']}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
@@ -317,3 +318,14 @@ def staff_team(db, name: str, *, agents: int = 1, online: bool = True, auto_assi
                 agent = agents_store.set_presence(conn, agent["id"], "online", ttl_seconds=3600)
             members.append(agent)
     return team_id, members
+
+
+def next_live_event(pubsub, event_type: str, timeout: float = 5.0) -> dict:
+    """The first live event of this type (pub/sub channels are shared by every
+    Redis db, so other test runs on this server may publish there too)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.2)
+        if message is not None and json.loads(message["data"])["type"] == event_type:
+            return json.loads(message["data"])
+    raise AssertionError(f"no {event_type} live event")

@@ -6,22 +6,17 @@ import pytest
 
 from gateway.bot_settings import default_bot_settings
 from gateway.store.agents import issue_api_token
-from tests.helpers import (APP_SECRET, add_agent, add_messenger_channel, bearer, csrf_from, fetch_all, fetch_one,
-                           log_in)
-
-ADMIN_EMAIL = "admin@example.com"
-
-
-@pytest.fixture
-def admin(db):
-    agent = add_agent(db, email=ADMIN_EMAIL, name="Ada Admin", is_admin=True)
-    with db() as conn:
-        return dict(agent, token=issue_api_token(conn, agent["id"]))
-
-
-@pytest.fixture
-def auth(admin):
-    return bearer(admin["token"])
+from tests.conftest import ADMIN_EMAIL
+from tests.helpers import (
+    APP_SECRET,
+    add_agent,
+    add_messenger_channel,
+    bearer,
+    csrf_from,
+    fetch_all,
+    fetch_one,
+    log_in,
+)
 
 
 def settings_events(db) -> list[dict]:

@@ -9,23 +9,18 @@ import pytest
 
 from gateway.business_hours import DAYS
 from gateway.store.agents import issue_api_token, set_presence
-from tests.helpers import add_agent, add_web_channel, bearer, fetch_all, fetch_one, seed_conversation
+from tests.conftest import ADMIN_EMAIL
+from tests.helpers import (
+    add_agent,
+    add_web_channel,
+    bearer,
+    fetch_all,
+    fetch_one,
+    seed_conversation,
+)
 
-ADMIN_EMAIL = "admin@example.com"
 PARIS_OFFICE = {"timezone": "Europe/Paris", "weekly": {"mon": [["09:00", "17:30"]], "tue": [["09:00", "17:30"]]},
                 "holidays": ["2026-12-25"]}
-
-
-@pytest.fixture
-def admin(db):
-    agent = add_agent(db, email=ADMIN_EMAIL, name="Ada Admin", is_admin=True)
-    with db() as conn:
-        return dict(agent, token=issue_api_token(conn, agent["id"]))
-
-
-@pytest.fixture
-def auth(admin):
-    return bearer(admin["token"])
 
 
 @pytest.fixture

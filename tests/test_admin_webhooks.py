@@ -19,18 +19,6 @@ BASE = "/api/admin/webhooks"
 
 
 @pytest.fixture
-def admin(db):
-    agent = add_agent(db, email="admin@example.com", name="Ada Admin", is_admin=True)
-    with db() as conn:
-        return dict(agent, token=issue_api_token(conn, agent["id"]))
-
-
-@pytest.fixture
-def auth(admin):
-    return bearer(admin["token"])
-
-
-@pytest.fixture
 def receiver():
     server = RecordingServer(lambda request: (200, {"ok": True})).start()
     yield server

@@ -6,10 +6,12 @@ at the Twilio stand-in; the state, from SQL."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
 from gateway import live
+from gateway.store import teams as teams_store
 from tests.agents import conversation_row, make_agent, team, waiting_conversation
 from tests.helpers import (
     add_web_channel,
@@ -17,11 +19,11 @@ from tests.helpers import (
     bearer,
     fetch_all,
     fetch_one,
+    next_live_event,
     post_widget_message,
     seed_conversation,
     widget_session,
 )
-from tests.test_handoff_packet import next_event
 from workers.schedule import tend_waiting
 
 CUSTOMER = "whatsapp:+15551230001"
@@ -248,7 +250,7 @@ def test_transfer_queues_for_the_other_team_and_tells_the_customer(db, run_jobs,
     row = conversation_row(db, conversation_id)
     assert (row["status"], row["assignee_id"], row["missed_stage"]) == ("queued", None, 0)
     assert received(fake_twilio)[-1] == \
-        "I'm connecting you with our Technical team. You're next in line — about 3 minutes."
+        "I'm transferring you to our Technical team. You're next in line — about 3 minutes."
     (event,) = events(db, "conversation.transferred", conversation_id)
     assert event["detail"]["from_team_id"] == billing and event["detail"]["to_team"] == "Technical"
     note = fetch_one(db, "SELECT * FROM messages WHERE conversation_id = %s AND private", conversation_id)
@@ -277,6 +279,22 @@ def test_transfer_refusals(app, db, whatsapp, billing, maya):
     assert maya.act(conversation_id, "transfer", {"team": "Nope"}).get_json()["details"] == {"team": ["no team Nope"]}
     assert maya.act(conversation_id, "transfer", {"team": "Billing"}).status_code == 409
     assert maya.act(conversation_id, "transfer", {"team": "Billing", "team_id": billing}).status_code == 400
+    assert conversation_row(db, conversation_id)["team_id"] == billing
+
+
+def test_transfer_to_a_team_outside_its_business_hours_is_refused(app, db, whatsapp, billing, maya):
+    today = datetime.now(timezone.utc).date().isoformat()
+    legal = team(db, "Legal")
+    make_agent(app, db, "Lou Legal", teams=(legal,))
+    with db() as conn:
+        teams_store.update_team(conn, legal, hours={"timezone": "UTC", "holidays": [today]})
+    conversation_id = waiting_conversation(db, whatsapp, CUSTOMER, billing)
+
+    closed = maya.act(conversation_id, "transfer", {"team_id": legal})
+
+    assert closed.status_code == 409
+    assert closed.get_json()["error"] == ("the Legal team is closed (back tomorrow at 12:00 AM (UTC)): "
+                                          "the conversation stays with you")
     assert conversation_row(db, conversation_id)["team_id"] == billing
 
 
@@ -339,7 +357,7 @@ def test_resolve_closes_the_ticket_records_and_announces_it(db, redis, whatsapp,
     (event,) = events(db, "conversation.resolved", conversation_id)
     assert event["agent_id"] == maya.id
     assert [d["event"] for d in fetch_all(db, "SELECT event FROM webhook_deliveries")] == ["conversation.resolved"]
-    published = next_event(pubsub, "conversation.resolved")
+    published = next_live_event(pubsub, "conversation.resolved")
     pubsub.close()
     assert published == {"type": "conversation.resolved", "conversation_id": conversation_id,
                          "team_id": billing, "agent_id": maya.id}

@@ -12,7 +12,13 @@ import pytest
 from gateway import agent_actions
 from gateway.db import transaction
 from gateway.store import agents as agents_store
-from tests.agents import conversation_row, joined_lines, make_agent, team, waiting_conversation
+from tests.agents import (
+    conversation_row,
+    joined_lines,
+    make_agent,
+    team,
+    waiting_conversation,
+)
 from tests.helpers import add_whatsapp_channel, fetch_all
 
 ROUNDS = 5

@@ -13,8 +13,14 @@ from dataclasses import replace
 import pytest
 
 from gateway.store.channels import set_channel_settings
-from tests.agents import conversation_row, customer_silence, joined_lines, make_agent, team, waiting_conversation
-from tests.fakes.smtp_server import FakeSMTP
+from tests.agents import (
+    conversation_row,
+    customer_silence,
+    joined_lines,
+    make_agent,
+    team,
+    waiting_conversation,
+)
 from tests.helpers import (
     add_article,
     add_messenger_channel,
@@ -34,13 +40,6 @@ PSID = "6543210987654321"
 FOLLOW_UP = {"name": "follow_up", "content_sid": "HX" + "ab" * 16, "variables": ["name"],
              "body": "Hi {{1}}, we have news about your request. Reply to continue."}
 SHIPPING = "How long does shipping take?"
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    server = FakeSMTP().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,12 @@ import pytest
 from flask import jsonify
 
 from gateway.store.agents import issue_api_token
-from gateway.web.auth import LOGIN_FAILURE_WINDOW_SECONDS, LOGIN_FAILURES_ALLOWED, api_auth, current_agent
+from gateway.web.auth import (
+    LOGIN_FAILURE_WINDOW_SECONDS,
+    LOGIN_FAILURES_ALLOWED,
+    api_auth,
+    current_agent,
+)
 from tests.helpers import AGENT_EMAIL, AGENT_PASSWORD, add_agent, csrf_from, log_in
 
 

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from gateway.cli import main
-from gateway.demo import ADMIN_EMAIL, seed_demo, sample_articles
+from gateway.demo import ADMIN_EMAIL, sample_articles, seed_demo
 from gateway.kb_import import articles_from_text
 from gateway.migrate import available_migrations
 from gateway.store.agents import authenticate

@@ -22,7 +22,13 @@ from gateway.cli_teams import (
 from gateway.jobs import queue
 from gateway.store import agents, teams
 from tests.conftest import PUBLIC_URL
-from tests.helpers import add_agent, add_web_channel, fetch_all, fetch_one, seed_conversation
+from tests.helpers import (
+    add_agent,
+    add_web_channel,
+    fetch_all,
+    fetch_one,
+    seed_conversation,
+)
 from tests.test_cli import assert_one_line_error
 
 # `handoff` as gateway/cli.py assembles it, reduced to the commands under test.

@@ -11,7 +11,14 @@ from click.testing import CliRunner
 from gateway.bot_settings import default_bot_settings, save_bot_settings
 from gateway.cli import main
 from tests.conftest import PUBLIC_URL
-from tests.helpers import add_article, add_whatsapp_channel, count, fetch_one, post_twilio, whatsapp_form
+from tests.helpers import (
+    add_article,
+    add_whatsapp_channel,
+    count,
+    fetch_one,
+    post_twilio,
+    whatsapp_form,
+)
 
 TABLES_A_CONVERSATION_WRITES = ("contacts", "conversations", "messages", "events")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from tests.conftest import PUBLIC_URL
 from tests.helpers import add_article, add_web_channel
 

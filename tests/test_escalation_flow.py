@@ -16,6 +16,7 @@ from rq.registry import ScheduledJobRegistry
 from gateway.bot_settings import load_bot_settings, save_bot_settings
 from gateway.jobs import queue
 from gateway.store import agents as agents_store
+from tests.agents import make_agent
 from tests.fakes.recorder import RecordingServer
 from tests.helpers import (
     add_article,
@@ -344,3 +345,25 @@ def test_humans_first_channel_lets_the_bot_answer_when_nobody_is_online(db, clie
     run_jobs()
     assert fetch_one(db, "SELECT status FROM conversations")["status"] == "bot"
     assert "9am to 6pm" in fake_twilio.sent()[-1]["Body"]
+
+
+def test_an_agent_who_just_claimed_a_long_waiting_conversation_has_a_whole_timeout_to_answer(
+        app, db, customers, redis, run_jobs):
+    team_id, _ = staff_team(db, "Billing", agents=1)
+    maya = make_agent(app, db, "Maya Lopez", teams=(team_id,))
+    customer = customers(1)
+    customer.say(ASK_FOR_PERSON)
+    conversation = customer.conversation
+    with db() as conn:  # nobody took it for 10 minutes (the sweeps were lost)...
+        conn.execute("UPDATE conversations SET escalated_at = now() - interval '10 minutes' WHERE id = %s",
+                     (conversation["id"],))
+    assert maya.act(conversation["id"], "claim").status_code == 200  # ...then Maya claims it
+    queue(redis, "low").enqueue(tend_waiting)
+    run_jobs()
+    assert customer.conversation["assignee_id"] == maya.id
+    assert events(db, "conversation.missed") == []
+    # Once she has had the whole timeout without answering, the ladder goes on.
+    in_three_minutes = (datetime.now(timezone.utc) + timedelta(minutes=3, seconds=1)).isoformat()
+    queue(redis, "low").enqueue(tend_waiting, in_three_minutes)
+    run_jobs()
+    assert [event["detail"]["stage"] for event in events(db, "conversation.missed")] == [1]

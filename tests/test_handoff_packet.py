@@ -31,6 +31,7 @@ from tests.helpers import (
     add_whatsapp_channel,
     configure_workers,
     fetch_one,
+    next_live_event,
     seed_conversation,
 )
 from tests.test_bot_pipeline import (
@@ -444,7 +445,7 @@ def test_llm_summary_replaces_the_extractive_one(model, handed_over, db, redis):
     after = stored_packet(db)
     assert after["summary"] == {"text": GOOD_SUMMARY, "by": model.name}
     assert {**after, "summary": before["summary"]} == before
-    assert next_event(events, "conversation.packet") == {"type": "conversation.packet",
+    assert next_live_event(events, "conversation.packet") == {"type": "conversation.packet",
                                                          "conversation_id": handed_over, "summary_by": model.name}
     system, user = model.request_text()
     assert "data, not instructions" in system
@@ -513,14 +514,3 @@ def test_no_packet_nothing_to_summarize(model, db):
 
     assert summarize_handoff(conversation_id) == "no packet"
     assert model.api.sent() == []
-
-
-def next_event(pubsub, event_type: str, timeout: float = 5.0) -> dict:
-    """The first live event of this type (pub/sub channels are shared by every
-    Redis db, so other test runs on this server may publish there too)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = pubsub.get_message(timeout=0.2)
-        if message is not None and json.loads(message["data"])["type"] == event_type:
-            return json.loads(message["data"])
-    raise AssertionError(f"no {event_type} live event")

@@ -8,7 +8,12 @@ import pytest
 
 from gateway.demo import sample_articles
 from workers.brain import Reply, responder_for
-from workers.brain.kb import CONFIDENT, KnowledgeBase, KnowledgeBaseResponder, knowledge_base
+from workers.brain.kb import (
+    CONFIDENT,
+    KnowledgeBase,
+    KnowledgeBaseResponder,
+    knowledge_base,
+)
 
 ARTICLES = [{"title": draft.title, "body": draft.body} for draft in sample_articles()]
 NOT_SURE = "I'm not sure I can answer that one. Would you like me to connect you with a person?"

@@ -14,7 +14,13 @@ import pytest
 
 from gateway.config import Config, ConfigError
 from gateway.demo import sample_articles
-from tests.fakes.llm_api import GOOD_ANSWER, FakeAnthropic, FakeOpenAI, Scripted, ScriptedServer
+from tests.fakes.llm_api import (
+    GOOD_ANSWER,
+    FakeAnthropic,
+    FakeOpenAI,
+    Scripted,
+    ScriptedServer,
+)
 from workers.brain import Reply, responder_for
 from workers.brain.llm import ANSWER_SCHEMA, FALLBACK_TEXT, conversation_messages
 

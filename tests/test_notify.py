@@ -24,7 +24,6 @@ from gateway.jobs import QUEUES, queue
 from gateway.store import webhooks
 from tests.conftest import PUBLIC_URL
 from tests.fakes.recorder import RecordingServer
-from tests.fakes.smtp_server import FakeSMTP
 from tests.helpers import configure_workers, fetch_all, fetch_one
 from workers import mailer
 from workers.notify import deliver_webhook
@@ -42,18 +41,6 @@ def receiver():
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def smtp():
-    server = FakeSMTP().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def empty_mailbox(smtp):
-    smtp.reset()
-
-
 def subscribe(db, url: str, events: list[str], *, active: bool = True) -> dict:
     with db() as conn:
         subscription = webhooks.create_subscription(conn, url=url, events=events)
@@ -68,8 +55,10 @@ def record(db, event: str, payload: dict, **kwargs) -> notifications.Pending:
 
 
 def notify_after_commit(db, redis, event: str, payload: dict, **kwargs) -> notifications.Pending:
+    """Record, commit and dispatch; the alert jobs are enqueued whatever the
+    configuration, so that these tests see the jobs check it themselves."""
     pending = record(db, event, payload, **kwargs)
-    notifications.dispatch(redis, pending)
+    notifications.dispatch(redis, pending, slack=True, email=True)
     return pending
 
 

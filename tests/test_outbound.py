@@ -19,7 +19,6 @@ from channels.templates import (
 )
 from gateway import jobs
 from gateway.store import messages
-from tests.fakes.smtp_server import FakeSMTP
 from tests.helpers import (
     CUSTOMER,
     add_whatsapp_channel,
@@ -344,18 +343,10 @@ def test_an_early_63016_receipt_is_explained_in_the_event(conversation, db, redi
     assert event["detail"]["explanation"].startswith("Outside WhatsApp's 24-hour window: use an approved template")
 
 
-@pytest.fixture(scope="module")
-def fake_smtp():
-    server = FakeSMTP().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def smtp(config, fake_smtp):
-    fake_smtp.reset()
-    configure_workers(config, smtp_url=fake_smtp.url(query="from=support@example.com"))
-    return fake_smtp
+def smtp(config, smtp):
+    configure_workers(config, smtp_url=smtp.url(query="from=support@example.com"))
+    return smtp
 
 
 EMAIL_REPLY = {"via": "email", "to": CUSTOMER_EMAIL, "subject": "Your refund"}

@@ -10,8 +10,8 @@ from gateway.app import create_app
 from gateway.jobs import QUEUES, queue
 from tests.helpers import (
     add_whatsapp_channel,
-    fetch_all,
     configure_workers,
+    fetch_all,
     fetch_one,
     post_twilio,
     twilio_status_form,

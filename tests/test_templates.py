@@ -23,7 +23,7 @@ from channels.templates import (
 )
 from gateway.cli_templates import template as template_cli
 from gateway.store.agents import issue_api_token
-from tests.conftest import PUBLIC_URL
+from tests.conftest import ADMIN_EMAIL, PUBLIC_URL
 from tests.helpers import (
     add_agent,
     add_messenger_channel,
@@ -152,19 +152,6 @@ def test_explain_error_for_63016_and_unknown_codes():
 
 # --- admin API --------------------------------------------------------------------------------
 
-ADMIN_EMAIL = "admin@example.com"
-
-
-@pytest.fixture
-def admin(db):
-    agent = add_agent(db, email=ADMIN_EMAIL, name="Ada Admin", is_admin=True)
-    with db() as conn:
-        return dict(agent, token=issue_api_token(conn, agent["id"]))
-
-
-@pytest.fixture
-def auth(admin):
-    return bearer(admin["token"])
 
 
 def path(channel) -> str:

@@ -18,10 +18,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from marshmallow import ValidationError
-
 from gateway import handoff
-from gateway.business_hours import BusinessHours, describe_opening
+from gateway.business_hours import describe_opening, team_hours
 from gateway.effects import Effects
 from gateway.notifications import record as record_notification
 from gateway.store import assignment, conversations, events, messages, teams, tickets
@@ -80,18 +78,6 @@ def team_available(conn, team_name: str, now: datetime) -> bool:
     team = teams.team_by_name(conn, team_name)
     return team is not None and team_hours(team).is_open(now) \
         and assignment.team_availability(conn, team["id"])["online"] > 0
-
-
-def team_hours(team: dict | None) -> BusinessHours:
-    """The team's business hours; always open for no team, and for a stored
-    document that no longer validates (logged): a bad schedule must never
-    stop an escalation."""
-    try:
-        return BusinessHours.from_doc(team["hours"] if team else {})
-    except ValidationError as error:
-        log.error("team %s has invalid business hours (%s); treating it as always open", team["name"],
-                  error.messages)
-        return BusinessHours.from_doc({})
 
 
 def open_ticket(conn, conversation: dict, team: dict | None, effects: Effects, *, why: str, settings: dict,

@@ -17,10 +17,12 @@ reply per inbound message), however often its job runs.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import replace
 from datetime import datetime, timezone
 
+from channels.whatsapp import load_client_modules
 from gateway.bot_settings import load_bot_settings
 from gateway.db import transaction
 from gateway.effects import Effects
@@ -88,7 +90,7 @@ def process_inbound(message_id: int) -> str:
             else:
                 articles = kb.list_articles(conn)
     if outcome is not None:
-        effects.apply(ctx.redis)
+        effects.apply(ctx.redis, ctx.config)
         log.info("message %s: %s", message_id, "escalated" if outcome == "escalated" else
                  f"conversation {conversation['id']} is with a person ({conversation['status']}); the bot is silent")
         return outcome
@@ -103,7 +105,7 @@ def process_inbound(message_id: int) -> str:
         message, conversation = loaded
         if not bot_may_answer(conversation):  # a person took over while the bot was thinking
             messages.mark_processed(conn, message_id)
-            effects.apply(ctx.redis)
+            effects.apply(ctx.redis, ctx.config)
             return "human"
         after = judge_reply(conversation_state(conversation, known), turn, reply, trigger_config)
         # Merged into the row as it is now: another message's job may have added details meanwhile.
@@ -116,7 +118,7 @@ def process_inbound(message_id: int) -> str:
             offer = before if before.offer_human else after
             effects.send(_store_bot_answer(conn, conversation, message_id, reply, offer, known, settings))
         messages.mark_processed(conn, message_id)
-    effects.apply(ctx.redis)
+    effects.apply(ctx.redis, ctx.config)
     log.info("message %s: %s (confidence %.2f%s)", message_id, "escalated" if after.escalate else "answered",
              reply.confidence, ", responder failed" if reply.failed else "")
     return "escalated" if after.escalate else "answered"
@@ -175,14 +177,22 @@ def _message_created(conn, message: dict):
         conversation_id=message["conversation_id"])
 
 
+# Every module a job runs from (the rest are imported by these).
+JOB_MODULES = ("workers.outbound", "workers.schedule", "workers.notify", "workers.brain.summary")
+
+
 def warm_up(conn, config) -> None:
-    """Build, once, what every job needs: the responder (and its SDK), the
+    """Build, once, what every job needs: the job modules and the lazily
+    loaded parts of the twilio client, the responder (and its SDK), the
     compiled trigger settings, the knowledge-base index, the sentiment lexicon.
 
     Called in the worker's parent process: RQ forks a work-horse per job, and
-    each inherits these instead of rebuilding them (tens of milliseconds a job).
-    A knowledge base or settings changed later are rebuilt per job until the
-    worker restarts."""
+    each inherits these instead of rebuilding them (tens of milliseconds a job;
+    about 100 ms for a send's imports). A knowledge base or settings changed
+    later are rebuilt per job until the worker restarts."""
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    load_client_modules()
     settings = load_bot_settings(conn)
     responder_for(replace(config, ai_provider=settings["provider"] or config.ai_provider))
     TriggerConfig.from_settings(settings)

@@ -92,7 +92,7 @@ def check_missed_chat(conversation_id: int, now_iso: str | None = None) -> str:
         if conversation is None:
             return "missing"
         effects, outcome = tend_conversation(conn, conversation, load_bot_settings(conn), now)
-    effects.apply(ctx.redis)
+    effects.apply(ctx.redis, ctx.config)
     return outcome
 
 
@@ -112,7 +112,7 @@ def tend_waiting(now_iso: str | None = None) -> dict:
         with transaction(ctx.pool) as conn:
             conversation = conversations.lock_conversation(conn, row["id"])
             effects, outcome = tend_conversation(conn, conversation, settings, now)
-        effects.apply(ctx.redis)
+        effects.apply(ctx.redis, ctx.config)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
@@ -126,10 +126,14 @@ def tend_conversation(conn, conversation: dict, settings: dict, now: datetime) -
     waited = now - conversation["escalated_at"]
     stage = conversation["missed_stage"]
     if conversation["assignee_id"] is not None and assignee_offline(conn, conversation["assignee_id"]):
-        conversation = reassign_away(conn, conversation, effects, reason="assignee_offline")
-    if stage == 0 and waited >= timeout:
+        conversation = handoff.reassign_away(conn, conversation, effects, reason="assignee_offline")
+    # An agent who just took the conversation (claimed it, or got it from the
+    # ladder's first step) has a whole timeout to answer before the next step.
+    assignee_had_time = conversation["assignee_id"] is None or conversation["assigned_at"] is None \
+        or now - conversation["assigned_at"] >= timeout
+    if stage == 0 and waited >= timeout and assignee_had_time:
         return effects, missed_once(conn, conversation, effects, settings, waited)
-    if stage == 1 and waited >= 2 * timeout:
+    if stage == 1 and waited >= 2 * timeout and assignee_had_time:
         return effects, missed_twice(conn, conversation, effects, settings, waited, now)
     if conversation["status"] == "queued" and conversation["assignee_id"] is None:
         assigned = handoff.auto_assign(conn, conversation, effects)
@@ -147,7 +151,7 @@ def missed_once(conn, conversation: dict, effects: Effects, settings: dict, wait
     helping the customer."""
     _record_missed(conn, conversation, effects, stage=1, waited=waited)
     if conversation["assignee_id"] is not None:
-        conversation = reassign_away(conn, conversation, effects, reason="missed_chat")
+        conversation = handoff.reassign_away(conn, conversation, effects, reason="missed_chat")
     if conversation["mode"] == "offline_or_missed":
         _bot_helps_meanwhile(conn, conversation, effects,
                              "Everyone is busy right now, so I'll try to help meanwhile. "
@@ -170,19 +174,6 @@ def missed_twice(conn, conversation: dict, effects: Effects, settings: dict, wai
                          "to answer. You keep your place in line and a person will reply here; meanwhile I'll "
                          "try to help with anything I can.")
     return "missed: bot helps"
-
-
-def reassign_away(conn, conversation: dict, effects: Effects, *, reason: str) -> dict:
-    """Another online agent of the team with capacity, else back to the team queue."""
-    previous = conversation["assignee_id"]
-    assigned = handoff.auto_assign(conn, conversation, effects, exclude_agent_id=previous)
-    if assigned is None:
-        assigned = assignment.unassign(conn, conversation["id"])
-        effects.publish("conversation.unassigned", team_id=conversation["team_id"], reason=reason)
-    events.record_event(conn, "conversation.reassigned", conversation_id=conversation["id"],
-                        detail={"reason": reason, "from_agent_id": previous, "to_agent_id": assigned["assignee_id"]})
-    log.info("conversation %s taken from agent %s (%s)", conversation["id"], previous, reason)
-    return assigned
 
 
 def assignee_offline(conn, agent_id: int) -> bool:

@@ -29,7 +29,14 @@ from decimal import Decimal
 from typing import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
 from redis.exceptions import RedisError
 
 from gateway import agent_actions, handoff, live
@@ -40,9 +47,15 @@ from gateway.services import Services, services
 from gateway.store import agents, contacts, conversations, teams, tickets
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.errors import ApiError, error_response
+
 # Streams behave alike: they end after a few minutes (EventSource reconnects;
 # the inbox reloads), with heartbeats meanwhile.
-from gateway.web.widget import DEGRADED_RETRY_MS, HEARTBEAT_SECONDS, RETRY_MS, STREAM_SECONDS
+from gateway.web.widget import (
+    DEGRADED_RETRY_MS,
+    HEARTBEAT_SECONDS,
+    RETRY_MS,
+    STREAM_SECONDS,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("agent_api", __name__, url_prefix="/api/agent")
@@ -169,7 +182,7 @@ def _change(action, conversation_id: int, *args, **kwargs):
     with transaction(svc.pool) as conn:
         effects = action(conn, current_agent(), conversation_id, *args, **kwargs)
         summary = _summary(conn, conversation_id)
-    effects.apply(svc.redis)
+    effects.apply(svc.redis, svc.config)
     return jsonify(summary)
 
 
@@ -263,7 +276,7 @@ def transfer(conversation_id: int):
             conn, current_agent(), conversation_id, team, note=body["note"],
             missed_chat_timeout_seconds=load_bot_settings(conn)["missed_chat_timeout_seconds"])
         summary = _summary(conn, conversation_id)
-    effects.apply(svc.redis)
+    effects.apply(svc.redis, svc.config)
     return jsonify(summary)
 
 
@@ -278,7 +291,7 @@ def reply(conversation_id: int):
             conn, current_agent(), conversation_id, text=body.get("text"), template_name=body.get("template"),
             variables=body["variables"], by_email=body["by_email"], email_configured=bool(svc.config.smtp_url))
         message = _message(conn, message_id)
-    effects.apply(svc.redis)
+    effects.apply(svc.redis, svc.config)
     return jsonify(jsonable({"message": message, "via": plan.via, "plan": plan.as_json()})), 201
 
 
@@ -291,7 +304,7 @@ def add_note(conversation_id: int):
     with transaction(svc.pool) as conn:
         note_id, effects = agent_actions.add_note(conn, current_agent(), conversation_id, text)
         message = _message(conn, note_id)
-    effects.apply(svc.redis)
+    effects.apply(svc.redis, svc.config)
     return jsonify(jsonable({"message": message})), 201
 
 
@@ -331,7 +344,7 @@ def presence():
     svc = services()
     with transaction(svc.pool) as conn:
         agent, before = agent_actions.set_presence(conn, current_agent(), wanted)
-    followups = agent_actions.presence_followups(svc.pool, svc.redis, agent, before)
+    followups = agent_actions.presence_followups(svc, agent, before)
     return jsonify(jsonable({"presence": agent["presence"], "expires_at": agent["presence_expires_at"],
                              "ttl_seconds": handoff.PRESENCE_TTL_SECONDS, "capacity": agent["capacity"],
                              **followups}))
@@ -364,7 +377,7 @@ def close_ticket(number: int):
     with transaction(svc.pool) as conn:
         effects = agent_actions.close_ticket(conn, current_agent(), number)
         ticket = tickets.get_ticket(conn, number)
-    effects.apply(svc.redis)
+    effects.apply(svc.redis, svc.config)
     return jsonify(jsonable({"ticket": ticket}))
 
 
