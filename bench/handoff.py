@@ -132,7 +132,14 @@ class Planned:
 def message_pools(brain, threshold: float) -> tuple[list[str], list[str]]:
     """(questions the kb bot answers confidently, messages that escalate at once),
     from bench/brain.py's corpus, each checked alone by the real engine."""
-    from bench.brain import DETAIL_QUESTIONS, HUMAN_REQUESTS, KB_QUESTIONS, URGENT, Conversation, replay
+    from bench.brain import (
+        DETAIL_QUESTIONS,
+        HUMAN_REQUESTS,
+        KB_QUESTIONS,
+        URGENT,
+        Conversation,
+        replay,
+    )
 
     def alone(category: str, text: str):
         return replay(brain, [Conversation(((category, text),))])[0]
@@ -315,7 +322,7 @@ class InboxListener:
     def _listen(self) -> None:
         from gateway import live
 
-        events = live.subscribe(self.redis, live.INBOX_CHANNEL, heartbeat_seconds=0.2)
+        events = live.subscribe(self.redis, live.inbox_channel(self.redis), heartbeat_seconds=0.2)
         try:
             for event in events:
                 if self.stopping.is_set():
@@ -335,7 +342,8 @@ class InboxListener:
 
         self.thread.start()
         deadline = time.monotonic() + timeout
-        while dict(self.redis.pubsub_numsub(live.INBOX_CHANNEL)).get(live.INBOX_CHANNEL.encode(), 0) < 1:
+        channel = live.inbox_channel(self.redis)
+        while dict(self.redis.pubsub_numsub(channel)).get(channel.encode(), 0) < 1:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("could not subscribe to the inbox live channel")
             time.sleep(0.05)

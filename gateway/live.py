@@ -13,11 +13,19 @@ from typing import Iterator
 from redis import Redis
 from redis.client import Pipeline
 
-INBOX_CHANNEL = "handoff:live:inbox"
+
+def _namespace(redis: Redis | Pipeline) -> str:
+    """Pub/sub channels are server-wide, not per Redis database: two
+    deployments (or test runs) on one server each keep to their own db's."""
+    return f"handoff:{redis.connection_pool.connection_kwargs.get('db', 0)}:live"
 
 
-def conversation_channel(conversation_id: int) -> str:
-    return f"handoff:live:conversation:{conversation_id}"
+def inbox_channel(redis: Redis | Pipeline) -> str:
+    return f"{_namespace(redis)}:inbox"
+
+
+def conversation_channel(redis: Redis | Pipeline, conversation_id: int) -> str:
+    return f"{_namespace(redis)}:conversation:{conversation_id}"
 
 
 def publish(redis: Redis, event_type: str, conversation_id: int, **data) -> None:
@@ -29,8 +37,8 @@ def publish(redis: Redis, event_type: str, conversation_id: int, **data) -> None
 def add_publish(pipe: Pipeline, event_type: str, conversation_id: int, **data) -> None:
     """Queue the event on a pipeline the caller executes (one round trip for many events)."""
     payload = json.dumps({"type": event_type, "conversation_id": conversation_id, **data}, default=str)
-    pipe.publish(conversation_channel(conversation_id), payload)
-    pipe.publish(INBOX_CHANNEL, payload)
+    pipe.publish(conversation_channel(pipe, conversation_id), payload)
+    pipe.publish(inbox_channel(pipe), payload)
 
 
 def subscribe(redis: Redis, channel: str, *, heartbeat_seconds: float = 15.0) -> Iterator[dict | None]:

@@ -345,7 +345,7 @@ def test_resolve_closes_the_ticket_records_and_announces_it(db, redis, whatsapp,
     assert maya.act(conversation_id, "claim").status_code == 200
     assert sam.act(conversation_id, "resolve").status_code == 409  # Maya holds it
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(live.INBOX_CHANNEL)
+    pubsub.subscribe(live.inbox_channel(redis))
     pubsub.get_message(timeout=1)
 
     resolved = maya.act(conversation_id, "resolve")

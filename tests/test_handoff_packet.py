@@ -438,7 +438,7 @@ def test_llm_summary_replaces_the_extractive_one(model, handed_over, db, redis):
     before = stored_packet(db)
     model.summarize_next(f"  {GOOD_SUMMARY}\n")
     events = redis.pubsub(ignore_subscribe_messages=True)
-    events.subscribe(conversation_channel(handed_over))
+    events.subscribe(conversation_channel(redis, handed_over))
 
     assert summarize_handoff(handed_over) == "summarized"
 

@@ -466,7 +466,7 @@ def agent_events(svc: Services, agent: dict, *, heartbeat_seconds: float, stream
     with svc.pool.connection() as conn:
         team_ids = None if agent["is_admin"] else teams.team_ids_of(conn, agent["id"])
     wanted = TeamFilter(svc, agent, team_ids)
-    updates = live.subscribe(svc.redis, live.INBOX_CHANNEL, heartbeat_seconds=heartbeat_seconds)
+    updates = live.subscribe(svc.redis, live.inbox_channel(svc.redis), heartbeat_seconds=heartbeat_seconds)
     try:
         first = next(updates)  # returns once Redis confirms the subscription
     except RedisError as error:

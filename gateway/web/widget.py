@@ -246,7 +246,7 @@ def message_events(svc: Services, identity_id: int, conversation_id: int, after_
             yield event(message)
 
     yield f"retry: {RETRY_MS}\n\n"
-    updates = live.subscribe(svc.redis, live.conversation_channel(conversation_id),
+    updates = live.subscribe(svc.redis, live.conversation_channel(svc.redis, conversation_id),
                              heartbeat_seconds=heartbeat_seconds)
     try:
         first = next(updates)  # returns as soon as Redis confirms the subscription
