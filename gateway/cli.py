@@ -402,6 +402,23 @@ def agent_password(email: str, password_stdin: bool) -> None:
     click.echo(f"password changed for {email}")
 
 
+@agent.command("token")
+@click.option("--email", required=True, callback=validate_email, help="The agent's login.")
+def agent_token(email: str) -> None:
+    """Issue a personal API token for the agent and admin APIs (replaces the previous one)."""
+    from gateway.store import agents
+
+    config = load_config()
+    with database(config) as conn:
+        agent_id = agents.agent_id_by_email(conn, email)
+        if agent_id is None:
+            raise click.ClickException(f"no agent has the email {email}")
+        token = agents.issue_api_token(conn, agent_id)
+    click.echo(token)
+    click.echo(f"the API token of {email} (send it as 'Authorization: Bearer <token>'); it is shown only this once "
+               "and the previous one no longer works", err=True)
+
+
 # --- kb --------------------------------------------------------------------------------------
 
 

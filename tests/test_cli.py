@@ -24,7 +24,7 @@ from gateway.cli import main
 from gateway.demo import ADMIN_EMAIL, sample_articles, seed_demo
 from gateway.kb_import import articles_from_text
 from gateway.migrate import available_migrations
-from gateway.store.agents import authenticate
+from gateway.store.agents import agent_by_api_token, authenticate
 from tests.conftest import PUBLIC_URL, _with_database
 from tests.helpers import add_article, add_whatsapp_channel, post_twilio, whatsapp_form
 from workers.brain.kb import CONFIDENT, KnowledgeBase
@@ -313,6 +313,21 @@ def test_agent_password_resets_it(handoff, database_url):
         assert authenticate(conn, "a@example.com", "first password") is None
         assert authenticate(conn, "a@example.com", "second password") is not None
     unknown = handoff("agent", "password", "--email", "nobody@example.com", "--password-stdin", input="whatever1\n")
+    assert_one_line_error(unknown, "no agent has the email nobody@example.com", exit_code=1)
+
+
+def test_agent_token_issues_a_personal_api_token_that_replaces_the_last(handoff, database_url):
+    handoff("agent", "add", "--email", "a@example.com", "--name", "A", "--password-stdin", input="first password\n")
+    first = handoff("agent", "token", "--email", "a@example.com")
+    second = handoff("agent", "token", "--email", "A@example.com")
+    assert first.exit_code == second.exit_code == 0, second.output
+    old, new = first.stdout.strip(), second.stdout.strip()
+    assert new.startswith("hat_") and new != old
+    assert "shown only this once" in second.stderr and new not in second.stderr
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        assert agent_by_api_token(conn, new)["email"] == "a@example.com"
+        assert agent_by_api_token(conn, old) is None
+    unknown = handoff("agent", "token", "--email", "nobody@example.com")
     assert_one_line_error(unknown, "no agent has the email nobody@example.com", exit_code=1)
 
 

@@ -20,12 +20,16 @@ from tests.agents import make_agent
 from tests.fakes.recorder import RecordingServer
 from tests.helpers import (
     add_article,
+    add_web_channel,
     add_whatsapp_channel,
+    bearer,
     fetch_all,
     fetch_one,
     post_twilio,
+    post_widget_message,
     staff_team,
     whatsapp_form,
+    widget_session,
 )
 from workers.schedule import check_missed_chat, tend_waiting
 
@@ -267,6 +271,7 @@ def test_missed_chat_ladder_realerts_reassigns_then_tells_the_customer_and_opens
 
 def test_missed_chat_can_hand_the_customer_to_the_bot_meanwhile(db, customers, redis, run_jobs):
     add_article(db, "Invoices", "You can download every invoice from the Billing page of your account.")
+    add_article(db, "Returns", "You can return any item within 30 days of delivery.")
     update_settings(db, missed_chat_action="bot")
     staff_team(db, "Billing", agents=1)
     customer = customers(1)
@@ -281,8 +286,9 @@ def test_missed_chat_can_hand_the_customer_to_the_bot_meanwhile(db, customers, r
     assert customer.received[-2].startswith("I'm sorry, it's taking longer than usual for our Billing team")
     # The bot answers the question the customer is waiting with.
     assert "Billing page" in customer.received[-1]
-    customer.say("and can I change the address on it?")
-    assert len(customer.received) >= 4  # the bot keeps helping until a person replies
+    customer.say("Can I return an item I bought?")
+    # The bot keeps helping until a person replies.
+    assert customer.received[-1] == "You can return any item within 30 days of delivery."
 
 
 def test_the_sweep_catches_a_missed_chat_whose_scheduled_check_was_lost(db, customers, redis, run_jobs):
@@ -367,3 +373,31 @@ def test_an_agent_who_just_claimed_a_long_waiting_conversation_has_a_whole_timeo
     queue(redis, "low").enqueue(tend_waiting, in_three_minutes)
     run_jobs()
     assert [event["detail"]["stage"] for event in events(db, "conversation.missed")] == [1]
+
+
+def test_on_the_web_a_ticket_asks_for_an_email_notes_it_and_the_bot_only_helps_when_sure(client, db, run_jobs):
+    add_article(db, "Shipping", "Standard shipping takes 3 to 5 business days.")
+    web = add_web_channel(db, mode="hybrid")  # hybrid: the bot may help while the ticket waits
+    staff_team(db, "Billing", online=False)
+    token = widget_session(client, web.address)["visitor_token"]
+    for number, text in enumerate(["I want to talk to a person about my refund", "sure, it's ann@example.com",
+                                   "what's the weather like on Mars?", "How long does shipping take?"]):
+        assert post_widget_message(client, token, text, f"client-{number:04d}").status_code == 201
+        run_jobs()
+
+    transcript = client.get("/api/widget/messages", headers=bearer(token)).get_json()["messages"]
+    assert [(message["sender"], message["text"]) for message in transcript] == [
+        ("customer", "I want to talk to a person about my refund"),
+        ("system", "Nobody from our Billing team is available right now. I've created ticket #1001 for you, and a "
+                   "person will reply here in this chat. If you may leave this page, tell me your email address "
+                   "and we'll answer there."),
+        ("customer", "sure, it's ann@example.com"),
+        ("system", "Thanks! We'll also answer ticket #1001 by email at ann@example.com."),
+        # Not sure: the bot leaves it to the person the customer waits for (no "want a person?").
+        ("customer", "what's the weather like on Mars?"),
+        ("customer", "How long does shipping take?"),
+        # Sure: it answers, without a greeting or an offer of a person.
+        ("bot", "Standard shipping takes 3 to 5 business days."),
+    ]
+    assert not transcript[-1].get("quick_replies")
+    assert fetch_one(db, "SELECT email FROM tickets")["email"] == "ann@example.com"

@@ -135,7 +135,7 @@ def test_refund_on_messenger_before_the_bot_answered(client, db, run_jobs, fake_
     # The escalating message's details are in, though the bot never answered it.
     assert packet["details"]["order_numbers"] == ["12345"]
     assert packet["bot_tried"] == []
-    assert packet["summary"]["text"] == ('The customer wrote: "I want a refund for order #12345" '
+    assert packet["summary"]["text"] == ('The customer wrote: "I want a refund for order #12345". '
                                          'The bot had not answered before the handoff.')
 
 

@@ -186,9 +186,9 @@ def extractive_summary(said: list[dict], answers: list[dict], tried: list[dict],
         return ("The customer asked for a person without saying why." if said
                 else "The customer has not written yet.")
     last = next(m for m in reversed(said) if m is first or states_a_request(m))
-    sentences = [f"The customer wrote: {quoted(first['text'])}"]
+    sentences = [f"The customer wrote: {quoted_sentence(first['text'])}"]
     if quoted(last["text"]) != quoted(first["text"]):
-        sentences.append(f"Latest: {quoted(last['text'])}")
+        sentences.append(f"Latest: {quoted_sentence(last['text'])}")
     answer = next((a for a in answers if a["question_id"] == first["id"]), tried[-1] if tried else None)
     sentences.append(bot_sentence(answer, threshold))
     return " ".join(sentences)
@@ -208,6 +208,12 @@ def bot_sentence(answer: dict | None, threshold: float) -> str:
 
 def quoted(text: str) -> str:
     return f"\"{shorten(text, QUOTE_CHARS)}\""
+
+
+def quoted_sentence(text: str) -> str:
+    """The quote, followed by a full stop unless it ends a sentence itself."""
+    quote = quoted(text)
+    return quote if quote[-2] in ".!?…" else quote + "."
 
 
 def shorten(text: str, limit: int) -> str:

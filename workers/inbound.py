@@ -61,10 +61,9 @@ def process_inbound(message_id: int) -> str:
         if not message["metadata"].get("reopened_for_bot"):
             effects.notify(_message_created(conn, message))
         details = extract_details(message["text"])
-        if conversation["status"] == "ticket":
-            note_reply_email(conn, conversation, details, effects)
+        email_noted = conversation["status"] == "ticket" and note_reply_email(conn, conversation, details, effects)
         outcome = None
-        if not bot_may_answer(conversation):
+        if not bot_may_answer(conversation) or email_noted:
             conversations.record_bot_turn(conn, conversation["id"],
                                           low_confidence_streak=conversation["low_confidence_streak"],
                                           collected=merge_details(conversation["collected"], details))
@@ -111,17 +110,29 @@ def process_inbound(message_id: int) -> str:
         # Merged into the row as it is now: another message's job may have added details meanwhile.
         conversations.record_bot_turn(conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
                                       collected=merge_details(conversation["collected"], details))
+        waiting = conversation["status"] != "bot"  # the bot helps a customer waiting for a person
         if after.escalate:
             effects.merge(escalate_conversation(conn, conversation, after, message_id, settings=settings,
                                                 ai_provider=ctx.config.ai_provider, now=now))
+            outcome = "escalated"
+        elif waiting and not sure_enough(reply, settings):
+            outcome = "left to a person"  # "not sure, want a person?" would only repeat what they wait for
         else:
             offer = before if before.offer_human else after
-            effects.send(_store_bot_answer(conn, conversation, message_id, reply, offer, known, settings))
+            effects.send(_store_bot_answer(conn, conversation, message_id, reply, offer, known, settings,
+                                           waiting=waiting))
+            outcome = "answered"
         messages.mark_processed(conn, message_id)
     effects.apply(ctx.redis, ctx.config)
-    log.info("message %s: %s (confidence %.2f%s)", message_id, "escalated" if after.escalate else "answered",
-             reply.confidence, ", responder failed" if reply.failed else "")
-    return "escalated" if after.escalate else "answered"
+    log.info("message %s: %s (confidence %.2f%s)", message_id, outcome, reply.confidence,
+             ", responder failed" if reply.failed else "")
+    return outcome
+
+
+def sure_enough(reply: Reply, settings: dict) -> bool:
+    """An answer worth sending to a customer who waits for a person anyway."""
+    return not reply.failed and not reply.detail.get("small_talk") \
+        and reply.confidence >= settings["confidence_threshold"]
 
 
 def answer_waiting(conversation_id: int) -> str:
@@ -154,19 +165,20 @@ def wants_humans_first(conn, conversation: dict, state: ConversationState, turn:
     return team_available(conn, humans_first(state, turn, config).team, now)
 
 
-def note_reply_email(conn, conversation: dict, details: dict, effects: Effects) -> None:
+def note_reply_email(conn, conversation: dict, details: dict, effects: Effects) -> bool:
     """A customer waiting on a ticket gave an email address (the web widget
-    asks for one): the answer goes there too."""
+    asks for one): the answer goes there too. Whether it was noted."""
     emails = details.get("emails") or []
     ticket = tickets.ticket_of_conversation(conn, conversation["id"])
     if not emails or ticket is None or ticket["status"] == "closed" or ticket["email"]:
-        return
+        return False
     tickets.set_ticket_email(conn, conversation["id"], emails[-1])
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
         text=f"Thanks! We'll also answer ticket #{ticket['number']} by email at {emails[-1]}.",
         metadata={"ticket": ticket["number"], "email_noted": True},
     ))
+    return True
 
 
 def _message_created(conn, message: dict):
@@ -249,16 +261,17 @@ def conversation_state(conversation: dict, known: dict) -> ConversationState:
 
 
 def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, offer: Decision, known: dict,
-                      settings: dict) -> int | None:
+                      settings: dict, *, waiting: bool) -> int | None:
     """The bot's answer, greeting the customer on its first one and offering a
-    person the way the channel allows (a quick reply, a button, a hint)."""
+    person the way the channel allows (a quick reply, a button, a hint) —
+    except to a customer already waiting for a person (`waiting`)."""
     kind = known["channel_kind"]
-    first_answer = known["bot_answer_count"] == 0
+    first_answer = known["bot_answer_count"] == 0 and not waiting
     text = reply.text
     if first_answer:
         greeting = settings["greeting"][kind] or settings["greeting"]["default"]
         text = f"{greeting}\n\n{text}"
-    offer_human = offer.offer_human or first_answer  # the option always comes with the greeting
+    offer_human = (offer.offer_human or first_answer) and not waiting  # the option comes with the greeting
     if offer_human and kind == "whatsapp":  # WhatsApp has no quick replies outside templates
         text = f"{text}\n\n{settings['talk_to_agent']['whatsapp_hint']}"
     # offered_human records a trigger's offer (what "yes please" and a second
