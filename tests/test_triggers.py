@@ -377,9 +377,19 @@ def test_vip_rule_is_admin_data():
 # --- rule order, never twice, disabled rules ------------------------------------------------
 
 
-def test_a_human_request_comes_before_an_urgent_topic():
+def test_a_human_request_comes_before_an_urgent_topic_which_still_sets_priority_and_team():
     decision = message("I want a refund, let me talk to a person")
-    assert decision.rule == "human_request" and decision.team == "Billing" and decision.priority == "normal"
+    assert decision.rule == "human_request" and decision.team == "Billing" and decision.priority == "high"
+    assert decision.detail["topic"] == "refund"
+    hacked = message("My account was hacked, I need a human now")
+    assert (hacked.rule, hacked.team, hacked.priority) == ("human_request", "Technical", "urgent")
+    calm = message("Can I talk to a person about my delivery?")
+    assert calm.priority == "normal" and "topic" not in calm.detail
+
+
+def test_a_disabled_urgent_topic_rule_does_not_raise_a_human_request():
+    config = TriggerConfig.from_settings({"disabled_rules": ["urgent_topic"]})
+    assert message("I want a refund, let me talk to a person", config=config).priority == "normal"
 
 
 def test_a_trigger_phrase_comes_before_frustration():

@@ -604,17 +604,21 @@ _TOPIC_DISMISSED = re.compile(
 
 
 def _urgent_topic(state: ConversationState, turn: Turn, text: _Text, config: TriggerConfig) -> _Finding | None:
-    normalized = text.normalized
-    best = None
-    for topic in config.urgent_topics:
-        match = _first_unnegated(topic.words, normalized, _TOPIC_DISMISSED)
-        if match and (best is None or PRIORITIES.index(topic.priority) > PRIORITIES.index(best[0].priority)):
-            best = (topic, match)
-    if best is None:
+    found = _most_urgent_topic(text, config)
+    if found is None:
         return None
-    topic, match = best
+    topic, match = found
     return _Finding("urgent_topic", 1.0, match.group(), {"topic": topic.name}, priority=topic.priority,
                     team=topic.team)
+
+
+def _most_urgent_topic(text: _Text, config: TriggerConfig) -> tuple[UrgentTopic, re.Match] | None:
+    best = None
+    for topic in config.urgent_topics:
+        match = _first_unnegated(topic.words, text.normalized, _TOPIC_DISMISSED)
+        if match and (best is None or PRIORITIES.index(topic.priority) > PRIORITIES.index(best[0].priority)):
+            best = (topic, match)
+    return best
 
 
 # --- rule 7: VIP -------------------------------------------------------------------------
@@ -737,9 +741,18 @@ def _decide(finding: _Finding, state: ConversationState, text: _Text, config: Tr
     if vip and PRIORITIES.index(config.vip_priority) > PRIORITIES.index(priority):
         priority = config.vip_priority
     team, routing = (finding.team, "topic") if finding.team else route(state, text.normalized, vip, config)
+    detail = dict(finding.detail)
+    # "My account was hacked, get me a human": the request fires first, but
+    # the topic still sets how urgent it is and who takes it.
+    topic = None if finding.rule == "urgent_topic" or "urgent_topic" in config.disabled_rules \
+        else _most_urgent_topic(text, config)
+    if topic and PRIORITIES.index(topic[0].priority) > PRIORITIES.index(priority):
+        priority, detail["topic"] = topic[0].priority, topic[0].name
+        if topic[0].team and not finding.team:
+            team, routing = topic[0].team, "topic"
     return Decision(
         escalate=not finding.offer, offer_human=finding.offer, rule=finding.rule, team=team, priority=priority,
-        score=finding.score, excerpt=_excerpt(finding.excerpt), detail=dict(finding.detail, routing=routing),
+        score=finding.score, excerpt=_excerpt(finding.excerpt), detail=dict(detail, routing=routing),
         low_confidence_streak=streak,
     )
 
