@@ -6,6 +6,8 @@ on a controllable clock, agents who go offline, humans-first channels.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -16,6 +18,7 @@ from rq.registry import ScheduledJobRegistry
 from gateway.bot_settings import load_bot_settings, save_bot_settings
 from gateway.jobs import queue
 from gateway.store import agents as agents_store
+from gateway.store import webhooks
 from tests.agents import make_agent
 from tests.fakes.recorder import RecordingServer
 from tests.helpers import (
@@ -121,7 +124,7 @@ def test_customers_hear_their_place_in_line_and_a_wait_from_measured_data(db, cu
     set_measured_wait(db, team_id, seconds=240)
     first, second = customers(1), customers(2)
     first.say(ASK_FOR_PERSON)
-    second.say("Can I talk to a human about a refund please")
+    second.say("Can I talk to a human about my invoice please")
 
     assert first.received == ["I'm connecting you with our Billing team. You're next in line — about 4 minutes."]
     # One agent, one conversation ahead: two rounds of the measured 4 minutes.
@@ -132,6 +135,14 @@ def test_customers_hear_their_place_in_line_and_a_wait_from_measured_data(db, cu
     texts = [request.json()["text"] for request in slack.requests]
     assert len(texts) == 2
     assert f"https://handoff.example.com/inbox/conversations/{first.conversation['id']}" in texts[0]
+
+
+def test_an_urgent_customer_goes_ahead_of_those_waiting(db, customers):
+    staff_team(db, "Billing", agents=1)
+    customers(1).say(ASK_FOR_PERSON)
+    customers(2).say("I need a person, I want a refund")  # an urgent topic: high priority
+    assert customers(2).received == ["I'm connecting you with our Billing team. You're next in line — about 3 minutes."]
+    assert customers(2).conversation["priority"] == "high"
 
 
 def test_the_estimate_shrinks_with_more_agents_online(db, customers):
@@ -401,3 +412,30 @@ def test_on_the_web_a_ticket_asks_for_an_email_notes_it_and_the_bot_only_helps_w
     ]
     assert not transcript[-1].get("quick_replies")
     assert fetch_one(db, "SELECT email FROM tickets")["email"] == "ann@example.com"
+
+
+def test_outbound_webhooks_carry_the_conversation_signed(db, customers, run_jobs, slack):
+    receiver = RecordingServer(lambda request: (200, {"ok": True})).start()
+    try:
+        add_article(db, "Shipping", "Standard shipping takes 3 to 5 business days.")
+        staff_team(db, "Billing", agents=1)
+        with db() as conn:
+            secret = webhooks.create_subscription(conn, url=receiver.url + "/hook",
+                                                  events=["conversation.escalated", "message.created"])["secret"]
+        customer = customers(1)
+        customer.say("How long does shipping take?")
+        customer.say(ASK_FOR_PERSON)
+    finally:
+        receiver.stop()
+
+    for request in receiver.requests:
+        expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(request.headers["X-Handoff-Signature-256"], expected)
+    bodies = [request.json() for request in receiver.requests]
+    assert [(body["event"], body["data"].get("sender")) for body in bodies] == [
+        ("message.created", "customer"), ("message.created", "bot"),
+        ("message.created", "customer"), ("conversation.escalated", None)]
+    packet = bodies[-1]["data"]
+    assert packet["conversation_id"] == customer.conversation["id"]
+    assert packet["trigger"]["rule"] == "human_request" and packet["team"] == "Billing"
+    assert [tried["question"] for tried in packet["bot_tried"]] == ["How long does shipping take?"]

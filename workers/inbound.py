@@ -119,8 +119,8 @@ def process_inbound(message_id: int) -> str:
             outcome = "left to a person"  # "not sure, want a person?" would only repeat what they wait for
         else:
             offer = before if before.offer_human else after
-            effects.send(_store_bot_answer(conn, conversation, message_id, reply, offer, known, settings,
-                                           waiting=waiting))
+            _store_bot_answer(conn, conversation, message_id, reply, offer, known, settings, effects,
+                              waiting=waiting)
             outcome = "answered"
         messages.mark_processed(conn, message_id)
     effects.apply(ctx.redis, ctx.config)
@@ -261,7 +261,7 @@ def conversation_state(conversation: dict, known: dict) -> ConversationState:
 
 
 def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, offer: Decision, known: dict,
-                      settings: dict, *, waiting: bool) -> int | None:
+                      settings: dict, effects: Effects, *, waiting: bool) -> None:
     """The bot's answer, greeting the customer on its first one and offering a
     person the way the channel allows (a quick reply, a button, a hint) —
     except to a customer already waiting for a person (`waiting`)."""
@@ -284,7 +284,14 @@ def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, o
     if offer.offer_human:
         events.record_event(conn, "trigger.offered_human", conversation_id=conversation["id"],
                             message_id=message_id, detail=offer.event_detail())
-    return messages.insert_outbound(
+    answer_id = messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="bot",
         text=text, reply_to_id=message_id, bot_confidence=reply.confidence, metadata=metadata,
     )
+    if answer_id is not None:  # None: another run of this job answered it already
+        effects.send(answer_id)
+        effects.notify(record_notification(
+            conn, "message.created",
+            {"message_id": answer_id, "conversation_id": conversation["id"], "sender": "bot", "text": text,
+             "confidence": reply.confidence, "reply_to_id": message_id},
+            conversation_id=conversation["id"]))
