@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from psycopg import errors as pg_errors
-from psycopg.types.json import Jsonb
 
 from channels.messenger import TEXT_LIMIT as MESSENGER_TEXT_LIMIT
 from channels.templates import (
@@ -87,7 +86,7 @@ def now_utc() -> datetime:
 def visible_team_ids(conn, agent: dict) -> list[int]:
     """The teams whose conversations the agent sees: all of them for an admin."""
     if agent["is_admin"]:
-        return [row["id"] for row in conn.execute("SELECT id FROM teams ORDER BY id")]
+        return teams.all_team_ids(conn)
     return teams.team_ids_of(conn, agent["id"])
 
 
@@ -101,8 +100,7 @@ def seen_conversation(conn, agent: dict, conversation_id: int, *, lock: bool = F
     if lock:
         conversation = conversations.lock_conversation(conn, conversation_id)
     else:
-        conversation = conn.execute("SELECT * FROM conversations WHERE id = %(id)s",
-                                    {"id": conversation_id}).fetchone()
+        conversation = conversations.get_conversation(conn, conversation_id)
     if conversation is None:
         raise ActionError(404, f"no conversation {conversation_id}")
     if not may_see(conn, agent, conversation):
@@ -111,8 +109,7 @@ def seen_conversation(conn, agent: dict, conversation_id: int, *, lock: bool = F
 
 
 def _assignee_name(conn, agent_id: int) -> str:
-    row = conn.execute("SELECT name FROM agents WHERE id = %(id)s", {"id": agent_id}).fetchone()
-    return row["name"] if row else f"agent {agent_id}"
+    return agents.agent_name(conn, agent_id) or f"agent {agent_id}"
 
 
 def _held_by_other(conn, conversation: dict) -> ActionError:
@@ -228,9 +225,12 @@ def transfer(conn, agent: dict, conversation_id: int, team: dict, *, note: str |
     if live and assignment.team_availability(conn, team["id"])["online"] == 0:
         raise ActionError(409, f"nobody in the {team['name']} team is online: the conversation stays with you",
                           {"team_id": team["id"]})
-    moved = _move_to_team(conn, conversation_id, team["id"], keep_ticket=not live)
+    if not live:
+        tickets.move_open_ticket(conn, conversation_id, team["id"])
+    moved = conversations.move_to_team(conn, conversation_id, team["id"], keep_ticket=not live)
     if note:
-        note_id = _insert_note(conn, moved, agent, note, transfer_to=team["name"])
+        note_id = messages.insert_private_note(conn, conversation_id=conversation_id, channel_id=moved["channel_id"],
+                                               agent_id=agent["id"], text=note, transfer_to=team["name"])
         effects.publish("message.created", message_id=note_id, private=True, team_id=team["id"])
     detail = {"from_team_id": conversation["team_id"], "to_team_id": team["id"], "to_team": team["name"],
               "from_assignee_id": conversation["assignee_id"], "note": note}
@@ -246,28 +246,6 @@ def transfer(conn, agent: dict, conversation_id: int, team: dict, *, note: str |
                          delay_seconds=missed_chat_timeout_seconds)
     log.info("conversation %s transferred by agent %s to team %s", conversation_id, agent["id"], team["id"])
     return effects
-
-
-def _move_to_team(conn, conversation_id: int, team_id: int, *, keep_ticket: bool) -> dict:
-    """The conversation waits anew in the team's queue: nobody assigned, the
-    missed-chat clock and the first-reply measure restarted for the new team
-    (a ticket stays a ticket, now of the new team)."""
-    if keep_ticket:
-        conn.execute("UPDATE tickets SET team_id = %(team)s, updated_at = now() "
-                     "WHERE conversation_id = %(id)s AND status <> 'closed'", {"id": conversation_id, "team": team_id})
-    return conn.execute(
-        """
-        UPDATE conversations
-           SET team_id = %(team)s, assignee_id = NULL, assigned_at = NULL, updated_at = now(),
-               status = CASE WHEN %(keep_ticket)s THEN status ELSE 'queued' END,
-               escalated_at = CASE WHEN %(keep_ticket)s THEN escalated_at ELSE now() END,
-               first_agent_reply_at = CASE WHEN %(keep_ticket)s THEN first_agent_reply_at END,
-               missed_stage = 0, queue_notice_position = NULL, queue_notice_at = NULL, bot_fallback = false
-         WHERE id = %(id)s
-        RETURNING *
-        """,
-        {"id": conversation_id, "team": team_id, "keep_ticket": keep_ticket},
-    ).fetchone()
 
 
 # --- reply ----------------------------------------------------------------------------------
@@ -332,7 +310,7 @@ def reply(conn, agent: dict, conversation_id: int, *, text: str | None = None, t
         announce_if_reachable(conn, conversation, agent, effects)
     message_id = messages.insert_outbound(conn, conversation_id=conversation_id, channel_id=conversation["channel_id"],
                                           sender="agent", agent_id=agent["id"], text=text, metadata=metadata)
-    _record_agent_reply(conn, conversation_id)
+    conversations.record_agent_reply(conn, conversation_id)
     if context.ticket is not None:
         tickets.record_ticket_reply(conn, context.ticket["id"], agent["id"])
     detail = {"via": plan.via, "template": plan.template.name if plan.via == VIA_TEMPLATE else None,
@@ -386,18 +364,6 @@ def _email_subject(conn, conversation: dict, context: ReplyContext) -> str:
     return f"Re: your conversation with {handoff.team_words(team and team['name'])}"
 
 
-def _record_agent_reply(conn, conversation_id: int) -> None:
-    """A person answered: the bot stays silent from now on (first_agent_reply_at)."""
-    conn.execute(
-        """
-        UPDATE conversations SET first_agent_reply_at = coalesce(first_agent_reply_at, now()),
-               last_message_at = now(), updated_at = now()
-         WHERE id = %(id)s
-        """,
-        {"id": conversation_id},
-    )
-
-
 # --- private notes --------------------------------------------------------------------------
 
 
@@ -405,26 +371,10 @@ def add_note(conn, agent: dict, conversation_id: int, text: str) -> tuple[int, E
     """A note for colleagues: stored with the transcript, never sent to the customer."""
     conversation = seen_conversation(conn, agent, conversation_id, lock=True)
     effects = Effects(conversation_id)
-    note_id = _insert_note(conn, conversation, agent, text)
+    note_id = messages.insert_private_note(conn, conversation_id=conversation_id,
+                                           channel_id=conversation["channel_id"], agent_id=agent["id"], text=text)
     effects.publish("message.created", message_id=note_id, private=True, team_id=conversation["team_id"])
     return note_id, effects
-
-
-def _insert_note(conn, conversation: dict, agent: dict, text: str, *, transfer_to: str | None = None) -> int:
-    """A private message. Its status is final ('sent') and it has no provider
-    id, so neither the send job nor the sweeper (pending/retrying/sending)
-    nor a receipt ever touches it."""
-    return conn.execute(
-        """
-        INSERT INTO messages (conversation_id, channel_id, direction, sender, agent_id, text, status, private,
-                              metadata)
-        VALUES (%(conversation_id)s, %(channel_id)s, 'outbound', 'agent', %(agent_id)s, %(text)s, 'sent', true,
-                %(metadata)s)
-        RETURNING id
-        """,
-        {"conversation_id": conversation["id"], "channel_id": conversation["channel_id"], "agent_id": agent["id"],
-         "text": text, "metadata": Jsonb({"transfer_to": transfer_to} if transfer_to else {})},
-    ).fetchone()["id"]
 
 
 # --- resolve and reopen ---------------------------------------------------------------------
@@ -442,13 +392,7 @@ def resolve(conn, agent: dict, conversation_id: int) -> Effects:
 
 def _resolve(conn, conversation: dict, agent: dict, effects: Effects) -> None:
     """Resolved, with its open ticket closed; the team and webhooks are told."""
-    conn.execute(
-        """
-        UPDATE conversations SET status = 'resolved', resolved_at = now(), updated_at = now(), bot_fallback = false
-         WHERE id = %(id)s
-        """,
-        {"id": conversation["id"]},
-    )
+    conversations.resolve_conversation(conn, conversation["id"])
     ticket = tickets.ticket_of_conversation(conn, conversation["id"])
     closed = ticket is not None and ticket["status"] != "closed"
     if closed:
@@ -472,36 +416,20 @@ def reopen(conn, agent: dict, conversation_id: int) -> Effects:
     conversation = seen_conversation(conn, agent, conversation_id, lock=True)
     if conversation["status"] != "resolved":
         raise ActionError(409, f"conversation {conversation_id} is not resolved")
-    newer = _open_conversation_of_identity(conn, conversation["identity_id"])
+    newer = conversations.open_conversation_of_identity(conn, conversation["identity_id"])
     if newer is not None:
         raise _newer_open(conversation_id, newer)
     try:
         with conn.transaction():  # a savepoint: a customer's message may open one at this very moment
-            # A person has dealt with it (resolving it counts), so the bot stays
-            # silent and the missed-chat ladder leaves it alone: the agent follows up.
-            conn.execute(
-                """
-                UPDATE conversations SET status = 'assigned', assignee_id = %(agent)s, assigned_at = now(),
-                       first_agent_reply_at = coalesce(first_agent_reply_at, resolved_at, now()),
-                       resolved_at = NULL, updated_at = now()
-                 WHERE id = %(id)s
-                """,
-                {"id": conversation_id, "agent": agent["id"]},
-            )
+            conversations.reopen_conversation(conn, conversation_id, agent_id=agent["id"])
     except pg_errors.UniqueViolation:
-        raise _newer_open(conversation_id, _open_conversation_of_identity(conn, conversation["identity_id"])) \
-            from None
+        newer = conversations.open_conversation_of_identity(conn, conversation["identity_id"])
+        raise _newer_open(conversation_id, newer) from None
     effects = Effects(conversation_id)
     events.record_event(conn, "conversation.reopened", conversation_id=conversation_id, agent_id=agent["id"],
                         detail={"previous_assignee_id": conversation["assignee_id"]})
     effects.publish("conversation.reopened", team_id=conversation["team_id"], agent_id=agent["id"])
     return effects
-
-
-def _open_conversation_of_identity(conn, identity_id: int) -> int | None:
-    row = conn.execute("SELECT id FROM conversations WHERE identity_id = %(id)s AND status <> 'resolved'",
-                       {"id": identity_id}).fetchone()
-    return row["id"] if row else None
 
 
 def _newer_open(conversation_id: int, newer_id: int | None) -> ActionError:
@@ -548,10 +476,7 @@ def close_ticket(conn, agent: dict, number: int) -> Effects:
 def set_presence(conn, agent: dict, presence: str | None) -> tuple[dict, str]:
     """Set (or, with None, renew) the agent's presence for PRESENCE_TTL_SECONDS;
     returns (the agent, their effective presence before)."""
-    current = conn.execute(
-        f"SELECT presence, {agents.EFFECTIVE_PRESENCE} AS effective FROM agents WHERE id = %(id)s FOR UPDATE",
-        {"id": agent["id"]},
-    ).fetchone()
+    current = agents.lock_presence(conn, agent["id"])
     updated = agents.set_presence(conn, agent["id"], presence or current["presence"],
                                   ttl_seconds=handoff.PRESENCE_TTL_SECONDS)
     if updated["presence"] != current["effective"]:
@@ -577,20 +502,8 @@ def take_queue_on_arrival(svc: Services, agent: dict) -> list[int]:
     and oldest first, auto-assigned (round-robin: usually to the newcomer, the
     one with free capacity) until the agent is full; the ids they got."""
     with svc.pool.connection() as conn:
-        waiting = conn.execute(
-            f"""
-            SELECT c.id, c.team_id FROM conversations c
-              JOIN teams t ON t.id = c.team_id AND t.auto_assign
-              JOIN agent_teams m ON m.team_id = c.team_id AND m.agent_id = %(agent)s
-             WHERE c.status = 'queued' AND c.assignee_id IS NULL
-             ORDER BY {assignment.PRIORITY_RANK.format("c.priority")} DESC, c.escalated_at
-             LIMIT {ARRIVAL_SCAN}
-            """,
-            {"agent": agent["id"]},
-        ).fetchall()
-        room = agent["capacity"] - conn.execute(
-            "SELECT count(*) AS n FROM conversations WHERE assignee_id = %(agent)s AND status = 'assigned'",
-            {"agent": agent["id"]}).fetchone()["n"]
+        waiting = assignment.queued_for_agent(conn, agent["id"], limit=ARRIVAL_SCAN)
+        room = agent["capacity"] - assignment.open_load(conn, agent["id"])
     mine, full_teams = [], set()
     for row in waiting:
         if len(mine) >= room:
@@ -615,9 +528,7 @@ def hand_back_waiting(svc: Services, agent: dict) -> list[int]:
     """The agent's conversations still waiting for a first answer, to another
     online teammate or back to the queue (those already answered stay theirs)."""
     with svc.pool.connection() as conn:
-        waiting = [row["id"] for row in conn.execute(
-            "SELECT id FROM conversations WHERE assignee_id = %(agent)s AND status = 'assigned' "
-            "AND first_agent_reply_at IS NULL ORDER BY id", {"agent": agent["id"]})]
+        waiting = assignment.unanswered_of_agent(conn, agent["id"])
     handed = []
     for conversation_id in waiting:
         with transaction(svc.pool) as conn:
@@ -642,44 +553,6 @@ def queue_of(conn, team_ids: list[int]) -> list[dict]:
     for row in waiting:
         places[row["team_id"]] = row["position"] = places.get(row["team_id"], 0) + 1
     return waiting
-
-
-def assigned_to(conn, agent_id: int) -> list[dict]:
-    """The agent's conversations (assigned and not resolved), latest activity first."""
-    return conn.execute(
-        """
-        SELECT c.id, c.status, c.team_id, t.name AS team, c.priority, c.mode, c.escalation_reason, c.escalated_at,
-               c.assigned_at, c.first_agent_reply_at, c.last_message_at, c.last_customer_message_at,
-               ch.kind AS channel_kind, coalesce(ct.name, ci.profile_name) AS contact_name, ct.vip,
-               c.first_agent_reply_at IS NULL AS awaiting_first_reply
-          FROM conversations c
-          JOIN channels ch ON ch.id = c.channel_id
-          JOIN contacts ct ON ct.id = c.contact_id
-          JOIN contact_identities ci ON ci.id = c.identity_id
-          LEFT JOIN teams t ON t.id = c.team_id
-         WHERE c.assignee_id = %(agent)s AND c.status = 'assigned'
-         ORDER BY c.last_message_at DESC, c.id DESC
-        """,
-        {"agent": agent_id},
-    ).fetchall()
-
-
-def waiting_counts(conn, team_ids: list[int]) -> list[dict]:
-    """[{id, name, waiting}] for these teams: how many conversations wait for a person in each."""
-    return conn.execute(
-        f"""
-        SELECT t.id, t.name, count(c.id) AS waiting
-          FROM teams t LEFT JOIN conversations c ON c.team_id = t.id AND {assignment.WAITING}
-         WHERE t.id = ANY(%(teams)s)
-         GROUP BY t.id ORDER BY t.name
-        """,
-        {"teams": team_ids},
-    ).fetchall()
-
-
-def conversation_team(conn, conversation_id: int) -> dict | None:
-    """{"team_id": ...} of the conversation, None if there is no such conversation."""
-    return conn.execute("SELECT team_id FROM conversations WHERE id = %(id)s", {"id": conversation_id}).fetchone()
 
 
 def find_team(conn, *, team_id: int | None = None, name: str | None = None) -> dict:

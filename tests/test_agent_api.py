@@ -298,6 +298,29 @@ def test_transfer_to_a_team_outside_its_business_hours_is_refused(app, db, whats
     assert conversation_row(db, conversation_id)["team_id"] == billing
 
 
+def test_a_transferred_ticket_becomes_the_other_teams(app, db, whatsapp, billing, technical, maya):
+    conversation_id = waiting_conversation(db, whatsapp, CUSTOMER, billing, status="ticket")
+    contact_id = conversation_row(db, conversation_id)["contact_id"]
+    with db() as conn:
+        conn.execute("INSERT INTO tickets (conversation_id, contact_id, team_id, subject, status) "
+                     "VALUES (%s, %s, %s, 'old', 'closed')", (conversation_id, contact_id, billing))
+        conn.execute("INSERT INTO tickets (conversation_id, contact_id, team_id, subject) VALUES (%s, %s, %s, 'x')",
+                     (conversation_id, contact_id, billing))
+    before = conversation_row(db, conversation_id)
+
+    moved = maya.act(conversation_id, "transfer", {"team": "Technical", "note": "for tech"})
+
+    assert moved.status_code == 200, moved.get_json()
+    row = conversation_row(db, conversation_id)
+    assert (row["status"], row["team_id"], row["assignee_id"]) == ("ticket", technical, None)
+    assert row["escalated_at"] == before["escalated_at"]
+    assert [(t["subject"], t["team_id"]) for t in fetch_all(
+        db, "SELECT subject, team_id FROM tickets WHERE conversation_id = %s ORDER BY id", conversation_id)] == \
+        [("old", billing), ("x", technical)]
+    note = fetch_one(db, "SELECT * FROM messages WHERE conversation_id = %s AND private", conversation_id)
+    assert (note["text"], note["metadata"], note["status"]) == ("for tech", {"transfer_to": "Technical"}, "sent")
+
+
 # --- private notes -----------------------------------------------------------------------------
 
 

@@ -138,3 +138,19 @@ def update_agent(conn, agent_id: int, *, name: str | None = None, is_admin: bool
         "WHERE id = %(id)s",
         {"id": agent_id, "name": name, "is_admin": is_admin},
     )
+
+
+def agent_name(conn, agent_id: int) -> str | None:
+    """The agent's name, disabled or not (get_agent only finds active agents)."""
+    row = conn.execute("SELECT name FROM agents WHERE id = %(id)s", {"id": agent_id}).fetchone()
+    return row["name"] if row else None
+
+
+def lock_presence(conn, agent_id: int) -> dict | None:
+    """{"presence": as stored, "effective": once expiry is applied} of the agent,
+    whose row stays locked until commit: presence changes of one agent take
+    turns, so each sees the state the previous one left."""
+    return conn.execute(
+        f"SELECT presence, {EFFECTIVE_PRESENCE} AS effective FROM agents WHERE id = %(id)s FOR UPDATE",
+        {"id": agent_id},
+    ).fetchone()

@@ -161,3 +161,71 @@ def waiting_conversations(conn, *, limit: int = 1000) -> list[dict]:
         """,
         {"limit": limit},
     ).fetchall()
+
+
+# --- an agent's own work (gateway.agent_actions) -------------------------------------------
+
+
+def queued_for_agent(conn, agent_id: int, *, limit: int) -> list[dict]:
+    """[{id, team_id}] of the conversations queued, unassigned, in the agent's
+    auto-assign teams, in serving order (highest priority, then oldest):
+    what an agent coming online may take."""
+    return conn.execute(
+        f"""
+        SELECT c.id, c.team_id FROM conversations c
+          JOIN teams t ON t.id = c.team_id AND t.auto_assign
+          JOIN agent_teams m ON m.team_id = c.team_id AND m.agent_id = %(agent)s
+         WHERE c.status = 'queued' AND c.assignee_id IS NULL
+         ORDER BY {PRIORITY_RANK.format("c.priority")} DESC, c.escalated_at
+         LIMIT %(limit)s
+        """,
+        {"agent": agent_id, "limit": limit},
+    ).fetchall()
+
+
+def open_load(conn, agent_id: int) -> int:
+    """How many conversations the agent holds (assigned and not resolved): OPEN_LOAD for one agent."""
+    return conn.execute(
+        "SELECT count(*) AS n FROM conversations WHERE assignee_id = %(agent)s AND status = 'assigned'",
+        {"agent": agent_id}).fetchone()["n"]
+
+
+def unanswered_of_agent(conn, agent_id: int) -> list[int]:
+    """Ids of the agent's conversations still waiting for a first answer, in id order."""
+    return [row["id"] for row in conn.execute(
+        "SELECT id FROM conversations WHERE assignee_id = %(agent)s AND status = 'assigned' "
+        "AND first_agent_reply_at IS NULL ORDER BY id", {"agent": agent_id})]
+
+
+def assigned_to_agent(conn, agent_id: int) -> list[dict]:
+    """The agent's conversations (assigned and not resolved), latest activity
+    first, with the team, channel and contact an inbox list shows."""
+    return conn.execute(
+        """
+        SELECT c.id, c.status, c.team_id, t.name AS team, c.priority, c.mode, c.escalation_reason, c.escalated_at,
+               c.assigned_at, c.first_agent_reply_at, c.last_message_at, c.last_customer_message_at,
+               ch.kind AS channel_kind, coalesce(ct.name, ci.profile_name) AS contact_name, ct.vip,
+               c.first_agent_reply_at IS NULL AS awaiting_first_reply
+          FROM conversations c
+          JOIN channels ch ON ch.id = c.channel_id
+          JOIN contacts ct ON ct.id = c.contact_id
+          JOIN contact_identities ci ON ci.id = c.identity_id
+          LEFT JOIN teams t ON t.id = c.team_id
+         WHERE c.assignee_id = %(agent)s AND c.status = 'assigned'
+         ORDER BY c.last_message_at DESC, c.id DESC
+        """,
+        {"agent": agent_id},
+    ).fetchall()
+
+
+def waiting_counts(conn, team_ids: list[int]) -> list[dict]:
+    """[{id, name, waiting}] for these teams, by name: how many conversations wait for a person in each."""
+    return conn.execute(
+        f"""
+        SELECT t.id, t.name, count(c.id) AS waiting
+          FROM teams t LEFT JOIN conversations c ON c.team_id = t.id AND {WAITING}
+         WHERE t.id = ANY(%(teams)s)
+         GROUP BY t.id ORDER BY t.name
+        """,
+        {"teams": team_ids},
+    ).fetchall()

@@ -263,3 +263,84 @@ def mark_escalated(conn, conversation_id: int, *, team_id: int | None, priority:
 def store_handoff_packet(conn, conversation_id: int, packet: dict) -> None:
     conn.execute("UPDATE conversations SET handoff_packet = %(packet)s WHERE id = %(id)s",
                  {"id": conversation_id, "packet": Jsonb(packet)})
+
+
+# --- what agents do to a conversation (gateway.agent_actions) ------------------------------
+
+
+def get_conversation(conn, conversation_id: int) -> dict | None:
+    """The conversation row as it is, without a lock (lock_conversation takes one)."""
+    return conn.execute("SELECT * FROM conversations WHERE id = %(id)s", {"id": conversation_id}).fetchone()
+
+
+def team_of_conversation(conn, conversation_id: int) -> dict | None:
+    """{"team_id": ...} of the conversation (None inside when it has no team),
+    None if there is no such conversation."""
+    return conn.execute("SELECT team_id FROM conversations WHERE id = %(id)s", {"id": conversation_id}).fetchone()
+
+
+def open_conversation_of_identity(conn, identity_id: int) -> int | None:
+    """The id of the identity's open (not resolved) conversation: there is at most one."""
+    row = conn.execute("SELECT id FROM conversations WHERE identity_id = %(id)s AND status <> 'resolved'",
+                       {"id": identity_id}).fetchone()
+    return row["id"] if row else None
+
+
+def move_to_team(conn, conversation_id: int, team_id: int, *, keep_ticket: bool) -> dict:
+    """The conversation waits anew in the team's queue: nobody assigned, the
+    missed-chat clock and the first-reply measure restarted for the new team.
+    keep_ticket: a ticket stays a ticket (its escalation and first reply kept),
+    now of the new team; the ticket row itself is tickets.move_open_ticket's."""
+    return conn.execute(
+        """
+        UPDATE conversations
+           SET team_id = %(team)s, assignee_id = NULL, assigned_at = NULL, updated_at = now(),
+               status = CASE WHEN %(keep_ticket)s THEN status ELSE 'queued' END,
+               escalated_at = CASE WHEN %(keep_ticket)s THEN escalated_at ELSE now() END,
+               first_agent_reply_at = CASE WHEN %(keep_ticket)s THEN first_agent_reply_at END,
+               missed_stage = 0, queue_notice_position = NULL, queue_notice_at = NULL, bot_fallback = false
+         WHERE id = %(id)s
+        RETURNING *
+        """,
+        {"id": conversation_id, "team": team_id, "keep_ticket": keep_ticket},
+    ).fetchone()
+
+
+def record_agent_reply(conn, conversation_id: int) -> None:
+    """A person answered: the bot stays silent from now on (first_agent_reply_at)."""
+    conn.execute(
+        """
+        UPDATE conversations SET first_agent_reply_at = coalesce(first_agent_reply_at, now()),
+               last_message_at = now(), updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"id": conversation_id},
+    )
+
+
+def resolve_conversation(conn, conversation_id: int) -> None:
+    """Resolved now; the bot's fallback for a waiting customer ends with it."""
+    conn.execute(
+        """
+        UPDATE conversations SET status = 'resolved', resolved_at = now(), updated_at = now(), bot_fallback = false
+         WHERE id = %(id)s
+        """,
+        {"id": conversation_id},
+    )
+
+
+def reopen_conversation(conn, conversation_id: int, *, agent_id: int) -> None:
+    """A resolved conversation back, assigned to the agent. A person has dealt
+    with it (resolving it counts), so first_agent_reply_at is set: the bot stays
+    silent and the missed-chat ladder leaves it alone, the agent follows up.
+    Raises UniqueViolation when the identity has opened another conversation
+    meanwhile (one open conversation per identity): run it in a savepoint."""
+    conn.execute(
+        """
+        UPDATE conversations SET status = 'assigned', assignee_id = %(agent)s, assigned_at = now(),
+               first_agent_reply_at = coalesce(first_agent_reply_at, resolved_at, now()),
+               resolved_at = NULL, updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"id": conversation_id, "agent": agent_id},
+    )

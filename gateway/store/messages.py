@@ -333,3 +333,22 @@ def reopen_unanswered_for_bot(conn, conversation_id: int) -> int | None:
         {"id": conversation_id},
     ).fetchone()
     return row["id"] if row else None
+
+
+def insert_private_note(conn, *, conversation_id: int, channel_id: int, agent_id: int, text: str,
+                        transfer_to: str | None = None) -> int:
+    """An agent's note for colleagues, never sent to the customer (transfer_to:
+    the team a transfer with this note went to). Its status is final ('sent')
+    and it has no provider id, so neither the send job nor the sweeper
+    (pending/retrying/sending) nor a receipt ever touches it."""
+    return conn.execute(
+        """
+        INSERT INTO messages (conversation_id, channel_id, direction, sender, agent_id, text, status, private,
+                              metadata)
+        VALUES (%(conversation_id)s, %(channel_id)s, 'outbound', 'agent', %(agent_id)s, %(text)s, 'sent', true,
+                %(metadata)s)
+        RETURNING id
+        """,
+        {"conversation_id": conversation_id, "channel_id": channel_id, "agent_id": agent_id, "text": text,
+         "metadata": Jsonb({"transfer_to": transfer_to} if transfer_to else {})},
+    ).fetchone()["id"]

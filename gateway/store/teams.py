@@ -136,3 +136,8 @@ def set_members(conn, team_id: int, agent_ids: list[int]) -> tuple[list[int], li
 def set_agent_teams(conn, agent_id: int, team_ids: list[int]) -> tuple[list[int], list[int]]:
     """The agent's teams become exactly these: (added, removed) team ids."""
     return _replace_links(conn, own="agent_id", own_id=agent_id, other="team_id", other_ids=team_ids)
+
+
+def all_team_ids(conn) -> list[int]:
+    """Every team's id, in id order (what an admin sees)."""
+    return [row["id"] for row in conn.execute("SELECT id FROM teams ORDER BY id")]

@@ -94,3 +94,9 @@ def set_ticket_email(conn, conversation_id: int, email: str) -> None:
     conn.execute("UPDATE tickets SET email = %(email)s, updated_at = now() "
                  "WHERE conversation_id = %(id)s AND status <> 'closed' AND email IS NULL",
                  {"id": conversation_id, "email": email})
+
+
+def move_open_ticket(conn, conversation_id: int, team_id: int) -> None:
+    """The conversation's ticket that is not closed becomes the team's (a transfer)."""
+    conn.execute("UPDATE tickets SET team_id = %(team)s, updated_at = now() "
+                 "WHERE conversation_id = %(id)s AND status <> 'closed'", {"id": conversation_id, "team": team_id})

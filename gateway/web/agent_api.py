@@ -44,7 +44,7 @@ from gateway.agent_actions import ActionError
 from gateway.bot_settings import load_bot_settings
 from gateway.db import transaction
 from gateway.services import Services, services
-from gateway.store import agents, contacts, conversations, teams, tickets
+from gateway.store import agents, assignment, contacts, conversations, teams, tickets
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.errors import ApiError, error_response
 
@@ -204,9 +204,9 @@ def queue():
             if team_id not in team_ids:
                 raise ApiError(403, f"you are not in team {team_id}")
             team_ids = [team_id]
-        body = {"teams": agent_actions.waiting_counts(conn, team_ids),
+        body = {"teams": assignment.waiting_counts(conn, team_ids),
                 "waiting": agent_actions.queue_of(conn, team_ids),
-                "mine": agent_actions.assigned_to(conn, agent["id"])}
+                "mine": assignment.assigned_to_agent(conn, agent["id"])}
     return jsonify(jsonable(body))
 
 
@@ -432,7 +432,7 @@ class TeamFilter:
         if known and known[1] > time.monotonic():
             return known[0]
         with self.svc.pool.connection() as conn:
-            found = agent_actions.conversation_team(conn, conversation_id)
+            found = conversations.team_of_conversation(conn, conversation_id)
         self.remember(conversation_id, found)
         return found
 
@@ -446,8 +446,8 @@ def hello_event(svc: Services, agent: dict) -> dict:
     with svc.pool.connection() as conn:
         me = agents.get_agent(conn, agent["id"])
         team_ids = agent_actions.visible_team_ids(conn, agent)
-        mine = agent_actions.assigned_to(conn, agent["id"])
-        counts = agent_actions.waiting_counts(conn, team_ids)
+        mine = assignment.assigned_to_agent(conn, agent["id"])
+        counts = assignment.waiting_counts(conn, team_ids)
     return jsonable({"type": "hello", "agent": {"id": me["id"], "name": me["name"], "presence": me["presence"],
                                                 "presence_expires_at": me["presence_expires_at"]},
                      "teams": counts, "mine": len(mine),
