@@ -352,3 +352,15 @@ def insert_private_note(conn, *, conversation_id: int, channel_id: int, agent_id
         {"conversation_id": conversation_id, "channel_id": channel_id, "agent_id": agent_id, "text": text,
          "metadata": Jsonb({"transfer_to": transfer_to} if transfer_to else {})},
     ).fetchone()["id"]
+
+
+def agent_view(conn, message_id: int) -> dict | None:
+    """A message as the agent API shows it, with its agent's name."""
+    return conn.execute(
+        """
+        SELECT m.id, m.conversation_id, m.direction, m.sender, m.agent_id, a.name AS agent_name, m.text,
+               m.status, m.private, m.metadata, m.created_at
+          FROM messages m LEFT JOIN agents a ON a.id = m.agent_id WHERE m.id = %(id)s
+        """,
+        {"id": message_id},
+    ).fetchone()

@@ -44,7 +44,7 @@ from gateway.agent_actions import ActionError
 from gateway.bot_settings import load_bot_settings
 from gateway.db import transaction
 from gateway.services import Services, services
-from gateway.store import agents, assignment, contacts, conversations, teams, tickets
+from gateway.store import agents, assignment, contacts, conversations, messages, teams, tickets
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.errors import ApiError, error_response
 
@@ -290,7 +290,7 @@ def reply(conversation_id: int):
         message_id, plan, effects = agent_actions.reply(
             conn, current_agent(), conversation_id, text=body.get("text"), template_name=body.get("template"),
             variables=body["variables"], by_email=body["by_email"], email_configured=bool(svc.config.smtp_url))
-        message = _message(conn, message_id)
+        message = messages.agent_view(conn, message_id)
     effects.apply(svc.redis, svc.config)
     return jsonify(jsonable({"message": message, "via": plan.via, "plan": plan.as_json()})), 201
 
@@ -303,20 +303,9 @@ def add_note(conversation_id: int):
     svc = services()
     with transaction(svc.pool) as conn:
         note_id, effects = agent_actions.add_note(conn, current_agent(), conversation_id, text)
-        message = _message(conn, note_id)
+        message = messages.agent_view(conn, note_id)
     effects.apply(svc.redis, svc.config)
     return jsonify(jsonable({"message": message})), 201
-
-
-def _message(conn, message_id: int) -> dict:
-    return conn.execute(
-        """
-        SELECT m.id, m.conversation_id, m.direction, m.sender, m.agent_id, a.name AS agent_name, m.text,
-               m.status, m.private, m.metadata, m.created_at
-          FROM messages m LEFT JOIN agents a ON a.id = m.agent_id WHERE m.id = %(id)s
-        """,
-        {"id": message_id},
-    ).fetchone()
 
 
 @bp.post("/conversations/<int:conversation_id>/resolve")
