@@ -439,3 +439,15 @@ def test_outbound_webhooks_carry_the_conversation_signed(db, customers, run_jobs
     assert packet["conversation_id"] == customer.conversation["id"]
     assert packet["trigger"]["rule"] == "human_request" and packet["team"] == "Billing"
     assert [tried["question"] for tried in packet["bot_tried"]] == ["How long does shipping take?"]
+
+
+def test_humans_first_channel_lets_the_bot_answer_outside_business_hours(db, client, run_jobs, fake_twilio):
+    add_article(db, "Opening hours", "Our shop is open from 9am to 6pm, Monday to Saturday.")
+    add_whatsapp_channel(db, mode="offline_or_missed")
+    today = datetime.now(timezone.utc).date().isoformat()
+    staff_team(db, "General", agents=1, hours={"timezone": "UTC", "holidays": [today]})  # online, but closed today
+    form = whatsapp_form(sid="SMc0ffee" + "3" * 26, body="What are your opening hours?")
+    assert post_twilio(client, WEBHOOK, form).status_code == 200
+    run_jobs()
+    assert fetch_one(db, "SELECT status FROM conversations")["status"] == "bot"
+    assert "9am to 6pm" in fake_twilio.sent()[-1]["Body"]
