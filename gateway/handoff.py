@@ -14,7 +14,7 @@ import math
 
 from gateway.effects import Effects
 from gateway.notifications import record as record_notification
-from gateway.store import assignment, events, messages, teams
+from gateway.store import assignment, conversations, events, messages, teams
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,7 @@ def tell_place_in_line(conn, conversation: dict, effects: Effects, *, first: boo
         text = f"{opening} You're {place_text(position)} — {minutes_text(minutes)}."
     else:
         text = f"Thanks for waiting. You're now {place_text(position)} — {minutes_text(minutes)}."
-    conn.execute(
-        "UPDATE conversations SET queue_notice_position = %(position)s, queue_notice_at = now() WHERE id = %(id)s",
-        {"id": conversation["id"], "position": position},
-    )
+    conversations.record_queue_notice(conn, conversation["id"], position)
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system", text=text,
         metadata={"queue": {"position": position, "minutes": minutes}},
@@ -113,12 +110,7 @@ def auto_assign(conn, conversation: dict, effects: Effects, *,
 
 def announce_agent(conn, conversation: dict, agent: dict, effects: Effects) -> None:
     """"Maya from Billing joined", once per agent per conversation, before their first words."""
-    already = conn.execute(
-        "SELECT 1 FROM messages WHERE conversation_id = %(id)s AND sender = 'system' "
-        "AND (metadata->>'agent_joined')::bigint = %(agent)s LIMIT 1",
-        {"id": conversation["id"], "agent": agent["id"]},
-    ).fetchone()
-    if already:
+    if messages.agent_announced(conn, conversation["id"], agent["id"]):
         return
     team = teams.get_team(conn, conversation["team_id"]) if conversation["team_id"] else None
     first_name = agent["name"].split()[0] if agent["name"].strip() else "An agent"

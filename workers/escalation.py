@@ -22,7 +22,16 @@ from gateway import handoff
 from gateway.business_hours import describe_opening, team_hours
 from gateway.effects import Effects
 from gateway.notifications import record as record_notification
-from gateway.store import assignment, conversations, events, messages, teams, tickets
+from gateway.store import (
+    assignment,
+    contacts,
+    conversations,
+    events,
+    messages,
+    teams,
+    tickets,
+)
+from gateway.store.channels import get_channel
 from workers.brain.summary import ASK_FOR_SUMMARY
 from workers.handoff_packet import build_packet
 from workers.triggers import Decision
@@ -87,23 +96,15 @@ def open_ticket(conn, conversation: dict, team: dict | None, effects: Effects, *
     hours = team_hours(team)
     reopens = hours.next_opening(now)
     due_at = hours.add_business_time(now, timedelta(hours=settings["ticket_due_business_hours"]))
-    contact = conn.execute("SELECT name, email FROM contacts WHERE id = %(id)s",
-                           {"id": conversation["contact_id"]}).fetchone()
+    contact = contacts.get_contact(conn, conversation["contact_id"])
     collected_emails = conversation["collected"].get("emails") or []
     email = contact["email"] or (collected_emails[-1] if collected_emails else None)
     ticket, created = tickets.open_ticket(
         conn, conversation_id=conversation["id"], contact_id=conversation["contact_id"],
         team_id=team["id"] if team else None, subject=ticket_subject(conn, conversation["id"]),
         reason=conversation["escalation_reason"] or why, due_at=due_at, email=email)
-    channel_kind = conn.execute("SELECT kind FROM channels WHERE id = %(id)s",
-                                {"id": conversation["channel_id"]}).fetchone()["kind"]
-    conn.execute(
-        """
-        UPDATE conversations SET status = 'ticket', assignee_id = NULL, bot_fallback = %(bot)s, updated_at = now()
-         WHERE id = %(id)s
-        """,
-        {"id": conversation["id"], "bot": conversation["mode"] in BOT_WAITS_WITH_CUSTOMER},
-    )
+    channel_kind = get_channel(conn, conversation["channel_id"]).kind
+    conversations.mark_ticket(conn, conversation["id"], bot_fallback=conversation["mode"] in BOT_WAITS_WITH_CUSTOMER)
     if not created:
         return ticket
     events.record_event(conn, "ticket.created", conversation_id=conversation["id"],
@@ -151,16 +152,6 @@ def offline_notice(team_name: str | None, *, why: str, reopens: str | None, numb
 
 def ticket_subject(conn, conversation_id: int) -> str:
     """The customer's first substantial message, which usually says what it is about."""
-    row = conn.execute(
-        """
-        SELECT text FROM messages
-         WHERE conversation_id = %(id)s AND sender = 'customer' AND length(text) >= 12
-         ORDER BY id LIMIT 1
-        """,
-        {"id": conversation_id},
-    ).fetchone() or conn.execute(
-        "SELECT text FROM messages WHERE conversation_id = %(id)s AND sender = 'customer' ORDER BY id DESC LIMIT 1",
-        {"id": conversation_id},
-    ).fetchone()
-    text = " ".join((row["text"] if row else "").split()) or f"Conversation {conversation_id}"
+    text = " ".join((messages.first_customer_text(conn, conversation_id, min_length=12) or "").split()) \
+        or f"Conversation {conversation_id}"
     return text if len(text) <= 80 else text[:79].rstrip() + "…"

@@ -193,8 +193,7 @@ def queue_update_due(conn, conversation: dict, settings: dict, now: datetime) ->
 
 
 def _record_missed(conn, conversation: dict, effects: Effects, *, stage: int, waited: timedelta) -> None:
-    conn.execute("UPDATE conversations SET missed_stage = %(stage)s, updated_at = now() WHERE id = %(id)s",
-                 {"id": conversation["id"], "stage": stage})
+    conversations.set_missed_stage(conn, conversation["id"], stage)
     detail = {"stage": stage, "waited_seconds": int(waited.total_seconds()), "assignee_id": conversation["assignee_id"]}
     events.record_event(conn, "conversation.missed", conversation_id=conversation["id"], detail=detail)
     effects.publish("conversation.missed", team_id=conversation["team_id"], **detail)
@@ -207,8 +206,7 @@ def _record_missed(conn, conversation: dict, effects: Effects, *, stage: int, wa
 
 
 def _bot_helps_meanwhile(conn, conversation: dict, effects: Effects, text: str) -> None:
-    conn.execute("UPDATE conversations SET bot_fallback = true, updated_at = now() WHERE id = %(id)s",
-                 {"id": conversation["id"]})
+    conversations.set_bot_fallback(conn, conversation["id"])
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
         text=text, metadata={"missed_chat": True}))

@@ -344,3 +344,34 @@ def reopen_conversation(conn, conversation_id: int, *, agent_id: int) -> None:
         """,
         {"id": conversation_id, "agent": agent_id},
     )
+
+
+def record_queue_notice(conn, conversation_id: int, position: int) -> None:
+    """The customer was just told this place in line (queue updates compare with it)."""
+    conn.execute(
+        "UPDATE conversations SET queue_notice_position = %(position)s, queue_notice_at = now() WHERE id = %(id)s",
+        {"id": conversation_id, "position": position},
+    )
+
+
+def mark_ticket(conn, conversation_id: int, *, bot_fallback: bool) -> None:
+    """Nobody could take it live: it waits on its ticket, nobody assigned (and
+    the bot may help meanwhile)."""
+    conn.execute(
+        """
+        UPDATE conversations SET status = 'ticket', assignee_id = NULL, bot_fallback = %(bot)s, updated_at = now()
+         WHERE id = %(id)s
+        """,
+        {"id": conversation_id, "bot": bot_fallback},
+    )
+
+
+def set_missed_stage(conn, conversation_id: int, stage: int) -> None:
+    conn.execute("UPDATE conversations SET missed_stage = %(stage)s, updated_at = now() WHERE id = %(id)s",
+                 {"id": conversation_id, "stage": stage})
+
+
+def set_bot_fallback(conn, conversation_id: int) -> None:
+    """The bot helps the waiting customer until a person replies."""
+    conn.execute("UPDATE conversations SET bot_fallback = true, updated_at = now() WHERE id = %(id)s",
+                 {"id": conversation_id})

@@ -364,3 +364,27 @@ def agent_view(conn, message_id: int) -> dict | None:
         """,
         {"id": message_id},
     ).fetchone()
+
+
+def agent_announced(conn, conversation_id: int, agent_id: int) -> bool:
+    """Whether the customer was told this agent joined ("Maya from Billing joined")."""
+    return conn.execute(
+        "SELECT 1 FROM messages WHERE conversation_id = %(id)s AND sender = 'system' "
+        "AND (metadata->>'agent_joined')::bigint = %(agent)s LIMIT 1",
+        {"id": conversation_id, "agent": agent_id},
+    ).fetchone() is not None
+
+
+def first_customer_text(conn, conversation_id: int, *, min_length: int) -> str | None:
+    """The customer's first message of at least min_length characters (else
+    their latest): what a conversation is about, for a ticket's subject."""
+    row = conn.execute(
+        """
+        SELECT text FROM messages
+         WHERE conversation_id = %(id)s AND sender = 'customer'
+         ORDER BY length(text) >= %(min)s DESC, CASE WHEN length(text) >= %(min)s THEN id ELSE -id END
+         LIMIT 1
+        """,
+        {"id": conversation_id, "min": min_length},
+    ).fetchone()
+    return row["text"] if row else None
