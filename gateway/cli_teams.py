@@ -236,6 +236,30 @@ def add_team(name: str, email: str | None, no_auto_assign: bool) -> None:
                f"`handoff team member add {shell_word(created['name'])} --email …`")
 
 
+@team.command("set")
+@click.argument("name")
+@click.option("--auto-assign/--no-auto-assign", default=None,
+              help="Round-robin to online agents with free capacity, or leave conversations for agents to claim.")
+@click.option("--email", default=None, help="Where the team's notification emails go (needs SMTP_URL).")
+@click.option("--no-email", is_flag=True, help="Send the team no notification emails.")
+def set_team(name: str, auto_assign: bool | None, email: str | None, no_email: bool) -> None:
+    """Change how team NAME assigns conversations, or its notification email."""
+    if auto_assign is None and email is None and not no_email:
+        raise click.UsageError("say what to change: --auto-assign/--no-auto-assign, --email E or --no-email")
+    if email is not None and no_email:
+        raise click.UsageError("--email and --no-email contradict each other")
+    if email is not None:
+        try:
+            email = TeamSchema().load({"name": name, "email": email})["email"]
+        except ValidationError as error:
+            raise click.ClickException(f"invalid team: {field_errors(error.messages)}") from None
+    with database() as conn:
+        found = team_named(conn, name)
+        changed = teams.update_team(conn, found["id"], auto_assign=auto_assign, email=email, clear_email=no_email)
+    notify = f"notifications to {changed['email']}" if changed["email"] else "no notification emails"
+    click.echo(f'team "{changed["name"]}": {assignment_words(changed["auto_assign"])}, {notify}')
+
+
 def shell_word(text: str) -> str:
     return text if re.fullmatch(r"[\w@.-]+", text) else "'" + text.replace("'", "'\\''") + "'"
 

@@ -154,6 +154,21 @@ def test_team_add_errors(handoff, db):
     assert [row["name"] for row in fetch_all(db, "SELECT name FROM teams")] == ["Billing"]
 
 
+def test_team_set_changes_assignment_and_email(handoff, db):
+    ok(handoff("team", "add", "Billing", "--email", "billing@example.com"))
+    assert ok(handoff("team", "set", "billing", "--no-auto-assign")) == [
+        'team "Billing": agents claim from the queue, notifications to billing@example.com']
+    assert ok(handoff("team", "set", "Billing", "--no-email", "--auto-assign")) == [
+        'team "Billing": round-robin to online agents, no notification emails']
+    assert ok(handoff("team", "set", "Billing", "--email", "money@example.com")) == [
+        'team "Billing": round-robin to online agents, notifications to money@example.com']
+    assert fetch_all(db, "SELECT auto_assign, email FROM teams") == [{"auto_assign": True, "email": "money@example.com"}]
+    assert_one_line_error(handoff("team", "set", "Sales", "--auto-assign"), "no team is named 'Sales'", exit_code=1)
+    assert_one_line_error(handoff("team", "set", "Billing", "--email", "nope"), "invalid team: email: not an email "
+                                                                                "address", exit_code=1)
+    assert handoff("team", "set", "Billing").exit_code == 2  # nothing to change
+
+
 def test_team_list(handoff, db, maya):
     assert ok(handoff("team", "list")) == ["no teams yet: add one with `handoff team add NAME`"]
     add_agent(db, email="bo@example.com", name="Bo")
