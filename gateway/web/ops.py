@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 
 from gateway.jobs import QUEUES, queue
 from gateway.services import services
+from gateway.store import analytics
 
 bp = Blueprint("ops", __name__)
 
@@ -37,11 +38,32 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    lines = ["# HELP handoff_queue_length Jobs waiting in each RQ queue.", "# TYPE handoff_queue_length gauge"]
-    for name in QUEUES:
-        lines.append(f'handoff_queue_length{{queue="{name}"}} {queue(services().redis, name).count}')
+    lines = _gauge("handoff_queue_length", "Jobs waiting in each RQ queue.",
+                   [({"queue": name}, queue(services().redis, name).count) for name in QUEUES])
     with services().pool.connection() as conn:
-        rows = conn.execute("SELECT status, count(*) AS n FROM conversations GROUP BY status ORDER BY status").fetchall()
-    lines += ["# HELP handoff_conversations Conversations by status.", "# TYPE handoff_conversations gauge"]
-    lines += [f'handoff_conversations{{status="{row["status"]}"}} {row["n"]}' for row in rows]
+        statuses = analytics.conversations_by_status(conn)
+        teams = analytics.teams_now(conn)
+        webhooks = analytics.webhook_backlog(conn)
+    lines += _gauge("handoff_conversations", "Conversations by status.",
+                    [({"status": row["status"]}, row["n"]) for row in statuses])
+    for column, help_text in (("waiting", "Conversations waiting for a person's first reply, by team."),
+                              ("missed", "Waiting conversations that missed the missed-chat timeout, by team."),
+                              ("open_tickets", "Tickets not closed, by team."),
+                              ("agents_online", "Agents online, by team.")):
+        lines += _gauge(f"handoff_team_{column}", help_text, [({"team": row["name"]}, row[column]) for row in teams])
+    lines += _gauge("handoff_webhook_deliveries", "Outbound webhook deliveries pending or given up on.",
+                    [({"state": state}, webhooks[state]) for state in ("pending", "failed")])
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+
+
+def _gauge(name: str, help_text: str, samples: list[tuple[dict, int]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    for labels, value in samples:
+        rendered = ",".join(f'{key}="{_label_value(value_)}"' for key, value_ in labels.items())
+        lines.append(f"{name}{{{rendered}}} {value}")
+    return lines
+
+
+def _label_value(value: str) -> str:
+    """Prometheus label values escape backslash, double quote and newline (team names are admin text)."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
