@@ -14,6 +14,9 @@ def ensure_team(conn, name: str) -> int:
     """The team's id, creating the team if routing names one that does not exist yet
     (routing rules are admin data: a new team name in them must just work).
     Names are matched ignoring case: "billing" in a rule is the Billing team."""
+    found = team_by_name(conn, name)
+    if found:  # the usual case: no write (an upsert would lock and rewrite the row)
+        return found["id"]
     row = conn.execute(
         """
         INSERT INTO teams (name) VALUES (%(name)s)
