@@ -300,6 +300,28 @@ def add_web(name: str, mode: str) -> None:
         click.echo(f"Note: {note}")
 
 
+@channel.command("set")
+@click.argument("channel_id", type=int)
+@click.option("--mode", type=click.Choice(CHANNEL_MODES), default=None,
+              help="bot_only: the bot until a trigger fires; hybrid: agents may step in at any time; "
+                   "offline_or_missed: people first, the bot outside hours or when nobody answers in time.")
+@click.option("--name", default=None, help="The name agents see.")
+def set_channel(channel_id: int, mode: str | None, name: str | None) -> None:
+    """Change channel CHANNEL_ID's mode or name (see `handoff channel list`)."""
+    from gateway.store.channels import get_channel, update_channel
+
+    if mode is None and name is None:
+        raise click.UsageError("say what to change: --mode and/or --name")
+    if name is not None and not name.strip():
+        raise click.UsageError("--name must not be blank")
+    with database(load_config()) as conn:
+        if get_channel(conn, channel_id) is None:
+            raise click.ClickException(f"no channel {channel_id}: see `handoff channel list`")
+        update_channel(conn, channel_id, name=name.strip() if name else None, mode=mode)
+        changed = get_channel(conn, channel_id)
+    click.echo(f'channel {changed.id} "{changed.name}" ({changed.kind}): mode {changed.mode}')
+
+
 @channel.command("list")
 def list_channels() -> None:
     """List the channels, with what to paste in each provider's console."""

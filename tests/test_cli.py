@@ -236,6 +236,19 @@ def test_local_public_url_gets_a_note(handoff):
         "Note: http://127.0.0.1:8000 is only reachable from this machine")
 
 
+def test_channel_set_changes_mode_and_name(handoff, sql_rows):
+    handoff("channel", "add", "web", "--name", "Website")
+    result = handoff("channel", "set", "1", "--mode", "hybrid", "--name", " Shop chat ")
+    assert result.exit_code == 0, result.output
+    assert result.output == 'channel 1 "Shop chat" (web): mode hybrid\n'
+    assert sql_rows("SELECT name, mode FROM channels") == [{"name": "Shop chat", "mode": "hybrid"}]
+    assert_one_line_error(handoff("channel", "set", "7", "--mode", "hybrid"), "no channel 7: see `handoff channel "
+                                                                              "list`", exit_code=1)
+    assert handoff("channel", "set", "1", "--mode", "robots").exit_code == 2
+    assert handoff("channel", "set", "1").exit_code == 2
+    assert sql_rows("SELECT name, mode FROM channels") == [{"name": "Shop chat", "mode": "hybrid"}]
+
+
 def test_channel_list_shows_what_to_paste_and_no_secrets(handoff, sql_rows):
     assert handoff("channel", "list").output == (
         "no channels yet: add one with `handoff channel add whatsapp|messenger|web`\n")
