@@ -14,11 +14,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from psycopg.types.json import Jsonb
 from redis import Redis
 from redis.exceptions import RedisError
 
 from gateway import jobs
+from gateway.store import webhooks
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +47,11 @@ def envelope(event: str, data: dict) -> dict:
 def record(conn, event: str, payload: dict, *, summary: str = "", conversation_id: int | None = None,
            team_id: int | None = None) -> Pending:
     """A delivery per active subscription to `event` (or to every event, '*'), due now."""
-    body = Jsonb(json.loads(json.dumps(envelope(event, payload), default=str)))
-    rows = conn.execute(
-        """
-        INSERT INTO webhook_deliveries (subscription_id, event, payload, next_attempt_at)
-        SELECT id, %(event)s, %(payload)s, now() FROM webhook_subscriptions
-         WHERE active AND (%(event)s = ANY(events) OR '*' = ANY(events))
-        RETURNING id
-        """,
-        {"event": event, "payload": body},
-    ).fetchall()
+    # Through JSON and back: payloads carry datetimes and decimals.
+    body = json.loads(json.dumps(envelope(event, payload), default=str))
+    delivery_ids = webhooks.insert_deliveries(conn, event, body)
     return Pending(event=event, summary=summary, conversation_id=conversation_id, team_id=team_id,
-                   delivery_ids=tuple(row["id"] for row in rows))
+                   delivery_ids=tuple(delivery_ids))
 
 
 def dispatch(redis: Redis, pending: Pending, *, slack: bool, email: bool) -> None:

@@ -106,11 +106,11 @@ def tend_waiting(now_iso: str | None = None) -> dict:
     now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(timezone.utc)
     outcomes: dict[str, int] = {}
     with ctx.pool.connection() as conn:
-        waiting = assignment.waiting_conversations(conn)
+        waiting = assignment.waiting_conversation_ids(conn)
         settings = load_bot_settings(conn)
-    for row in waiting:
+    for conversation_id in waiting:
         with transaction(ctx.pool) as conn:
-            conversation = conversations.lock_conversation(conn, row["id"])
+            conversation = conversations.lock_conversation(conn, conversation_id)
             effects, outcome = tend_conversation(conn, conversation, settings, now)
         effects.apply(ctx.redis, ctx.config)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1

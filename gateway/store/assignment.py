@@ -145,25 +145,15 @@ def team_queue(conn, team_ids: list[int], *, limit: int = 100) -> list[dict]:
     ).fetchall()
 
 
-def waiting_conversations(conn, *, limit: int = 1000) -> list[dict]:
-    """Every waiting conversation, with what the missed-chat ladder and the
-    queue updates need to decide (oldest first)."""
-    return conn.execute(
-        f"""
-        SELECT c.id, c.status, c.team_id, c.assignee_id, c.escalated_at, c.assigned_at, c.missed_stage,
-               c.queue_notice_position, c.queue_notice_at, c.mode, c.bot_fallback,
-               (c.assignee_id IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM agents a WHERE a.id = c.assignee_id AND {ONLINE})) AS assignee_offline
-          FROM conversations c
-         WHERE {WAITING}
-         ORDER BY c.escalated_at
-         LIMIT %(limit)s
-        """,
+def waiting_conversation_ids(conn, *, limit: int = 1000) -> list[int]:
+    """Every conversation waiting for a person, longest waiting first (what
+    the missed-chat ladder and the queue updates go through)."""
+    rows = conn.execute(
+        f"SELECT c.id FROM conversations c WHERE {WAITING} ORDER BY c.escalated_at LIMIT %(limit)s",
         {"limit": limit},
     ).fetchall()
+    return [row["id"] for row in rows]
 
-
-# --- an agent's own work (gateway.agent_actions) -------------------------------------------
 
 
 def queued_for_agent(conn, agent_id: int, *, limit: int) -> list[dict]:
