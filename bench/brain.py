@@ -47,7 +47,14 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench.services import Backing, backing_services, say
+from bench.services import (
+    Backing,
+    backing_services,
+    interrupt,
+    load_average,
+    number,
+    say,
+)
 
 BENCH_DATABASE = "handoff_bench_brain"
 BENCH_REDIS_DB = 12
@@ -868,7 +875,7 @@ def run_brain(options: Options) -> dict:
     from gateway.demo import sample_articles
 
     started = time.perf_counter()
-    load_before = _loadavg()
+    load_before = load_average()
     messages = corpus_messages()
     conversations = build_conversations(messages)
     distinct = sum(len(texts) for texts in messages.values())
@@ -894,7 +901,7 @@ def run_brain(options: Options) -> dict:
     end_to_end = None
     backing_kinds = None
     if options.end_to_end:
-        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        previous_sigterm = signal.signal(signal.SIGTERM, interrupt)
         workdir = Path(tempfile.mkdtemp(prefix="handoff-bench-brain-"))
         say("  end to end: workers.inbound.process_inbound in this process, against the floor job")
         try:
@@ -914,7 +921,7 @@ def run_brain(options: Options) -> dict:
             "articles": len(articles), "distinct_messages": distinct, "conversations": len(conversations),
             "corpus_messages": len(steps), "corpus_by_category": {k: len(v) for k, v in messages.items()},
             "corpus_outcomes": outcomes, **(backing_kinds or {}),
-            "load_average_before": load_before, "load_average_after": _loadavg(),
+            "load_average_before": load_before, "load_average_after": load_average(),
         },
         "cold_start": cold,
         "in_process": in_process,
@@ -923,22 +930,13 @@ def run_brain(options: Options) -> dict:
     }
 
 
-def _loadavg() -> float | None:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return None
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt()
 
 
 # --- output -----------------------------------------------------------------------------------
 
 
-def _num(value, fmt: str) -> str:
-    return "n/a" if value is None else format(value, fmt)
 
 
 def format_report(report: dict) -> str:
@@ -963,9 +961,9 @@ def format_report(report: dict) -> str:
     }
     for key, name in names.items():
         f = ip[key]
-        lines.append(f"  {name:<44} {_num(f['per_second'], ',.0f'):>9} {_num(f['p50'], '.0f'):>7} "
-                     f"{_num(f['p90'], '.0f'):>7} {_num(f['p99'], '.0f'):>7} {_num(f['max'], '.0f'):>7} "
-                     f"{_num(f['mean'], '.0f'):>7} {f['messages']:>9} {_num(100 * f['cpu_share'], '.0f'):>4}%")
+        lines.append(f"  {name:<44} {number(f['per_second'], ',.0f'):>9} {number(f['p50'], '.0f'):>7} "
+                     f"{number(f['p90'], '.0f'):>7} {number(f['p99'], '.0f'):>7} {number(f['max'], '.0f'):>7} "
+                     f"{number(f['mean'], '.0f'):>7} {f['messages']:>9} {number(100 * f['cpu_share'], '.0f'):>4}%")
     split = ip["split_us_per_message"]
     parts = split["triggers"] + split["responder"] + split["details"]
     lines += [
@@ -986,8 +984,8 @@ def format_report(report: dict) -> str:
         f"  {'category':<12} {'turns':>8} {'p50':>7} {'p99':>7} {'mean':>7}",
     ]
     for category, f in ip["per_category"].items():
-        lines.append(f"  {category:<12} {f['messages']:>8} {_num(f['p50'], '.0f'):>7} {_num(f['p99'], '.0f'):>7} "
-                     f"{_num(f['mean'], '.0f'):>7}")
+        lines.append(f"  {category:<12} {f['messages']:>8} {number(f['p50'], '.0f'):>7} {number(f['p99'], '.0f'):>7} "
+                     f"{number(f['mean'], '.0f'):>7}")
     lines += ["", "Slowest messages (median µs through the brain):"]
     for m in ip["slowest_messages"]:
         text = m["text"] if len(m["text"]) <= 70 else m["text"][:67] + "..."
@@ -1006,12 +1004,12 @@ def format_report(report: dict) -> str:
         for key, name in (("handoff", "Handoff: process_inbound"),
                           ("floor", "floor: lock + INSERT reply + processed")):
             f = e2e[key]
-            lines.append(f"  {name:<40} {_num(f['per_second'], ',.0f'):>7} {_num(f['p50'], '.2f'):>7} "
-                         f"{_num(f['p90'], '.2f'):>7} {_num(f['p99'], '.2f'):>7} {_num(f['max'], '.1f'):>7} "
-                         f"{_num(f['cpu_ms_per_message'], '.2f'):>6} {f['messages']:>9}")
+            lines.append(f"  {name:<40} {number(f['per_second'], ',.0f'):>7} {number(f['p50'], '.2f'):>7} "
+                         f"{number(f['p90'], '.2f'):>7} {number(f['p99'], '.2f'):>7} {number(f['max'], '.1f'):>7} "
+                         f"{number(f['cpu_ms_per_message'], '.2f'):>6} {f['messages']:>9}")
         r = e2e["ratio"]
-        lines.append(f"  {'ratio Handoff / floor':<40} {_num(r['per_second'], '.2f'):>6}x {_num(r['p50'], '.2f'):>6}x "
-                     f"{'':>7} {_num(r['p99'], '.2f'):>6}x {'':>7} {_num(r['cpu'], '.2f'):>5}x")
+        lines.append(f"  {'ratio Handoff / floor':<40} {number(r['per_second'], '.2f'):>6}x {number(r['p50'], '.2f'):>6}x "
+                     f"{'':>7} {number(r['p99'], '.2f'):>6}x {'':>7} {number(r['cpu'], '.2f'):>5}x")
         h, fl = e2e["handoff"], e2e["floor"]
         brain_ms = ip["brain"]["mean"] / 1e3
         settings_ms = ip["settings"]["mean"] / 1e3
@@ -1022,11 +1020,11 @@ def format_report(report: dict) -> str:
             "",
             "  Handoff outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(h["outcomes"].items())),
             f"  Where Handoff's mean {h['mean']:.2f} ms per message goes (vs the floor's {fl['mean']:.2f} ms):",
-            f"    waiting on PostgreSQL / Redis  ~{_num(waiting, '.2f')} ms (floor ~"
-            f"{_num(fl['mean'] - fl['cpu_ms_per_message'], '.2f')} ms)",
-            f"    CPU in this process             {_num(cpu_ms, '.2f')} ms: settings ~{settings_ms:.2f}, "
+            f"    waiting on PostgreSQL / Redis  ~{number(waiting, '.2f')} ms (floor ~"
+            f"{number(fl['mean'] - fl['cpu_ms_per_message'], '.2f')} ms)",
+            f"    CPU in this process             {number(cpu_ms, '.2f')} ms: settings ~{settings_ms:.2f}, "
             f"brain ~{brain_ms:.2f}, what the floor also does ~{fl['cpu_ms_per_message']:.2f}, "
-            f"the rest ~{_num(rest, '.2f')}",
+            f"the rest ~{number(rest, '.2f')}",
             "    (the rest: psycopg for Handoff's extra statements -- settings, articles, brain_context, the bot",
             "    turn, events, a second transaction -- and the RQ send job and live events on Redis)",
         ]
@@ -1041,8 +1039,8 @@ def format_report(report: dict) -> str:
         if warnings:
             lines += ["", "Warnings:"] + [f"  {w}" for w in warnings]
     busy = max(s.get("load_average_before") or 0, s.get("load_average_after") or 0) > (s["cpus"] or 1)
-    lines += ["", f"Elapsed: {report['elapsed_seconds']:.1f} s; load average {_num(s.get('load_average_before'), '.2f')} "
-                  f"before, {_num(s.get('load_average_after'), '.2f')} after"
+    lines += ["", f"Elapsed: {report['elapsed_seconds']:.1f} s; load average {number(s.get('load_average_before'), '.2f')} "
+                  f"before, {number(s.get('load_average_after'), '.2f')} after"
                   + (f" (above {s['cpus']}: other work competes for the CPUs, the p99 figures are noisy)" if busy else "")]
     return "\n".join(lines)
 

@@ -69,9 +69,8 @@ from rq import Queue
 from twilio.request_validator import RequestValidator
 
 from bench import load
-from bench.brain import _interrupt, _loadavg, _num
 from bench.ingest import HANDOFF_APP, Gunicorn, machine_busy, seed_channel
-from bench.services import backing_services, say
+from bench.services import backing_services, interrupt, load_average, number, say
 from gateway.jobs import QUEUES
 
 # Overridable (HANDOFF_BENCH_HANDOFF_DATABASE, HANDOFF_BENCH_HANDOFF_REDIS_DB): never the
@@ -410,8 +409,8 @@ class RqWorkers:
 
     def start(self) -> "RqWorkers":
         say(f"  starting {self.count} x `{' '.join(worker_command()[-2:])}` (RQ workers with the scheduler)…")
-        for number in range(1, self.count + 1):
-            with open(self.log_path(number), "ab") as log:
+        for index in range(1, self.count + 1):
+            with open(self.log_path(index), "ab") as log:
                 self.processes.append(subprocess.Popen(
                     worker_command(), env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                     start_new_session=True,  # Ctrl-C goes to us; we stop them ourselves
@@ -712,7 +711,7 @@ def run_handoff(options: Options) -> dict:
         f"{by_kind['ordinary']} questions, {by_kind['escalation']} escalations; each customer's messages checked in "
         f"process against the trigger engine and kb responder ({plan_info['scripts_unverified']} unverified)")
     workdir = Path(tempfile.mkdtemp(prefix="handoff-bench-handoff-"))
-    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+    previous_sigterm = signal.signal(signal.SIGTERM, interrupt)
     try:
         with backing_services(workdir,
                               database_name=os.environ.get("HANDOFF_BENCH_HANDOFF_DATABASE") or BENCH_DATABASE,
@@ -749,12 +748,12 @@ def run_handoff(options: Options) -> dict:
                 say(f"    stand-in: {len(recorder.arrived)} messages ({len(recorder.queue_notices)} queue notices); "
                     f"inbox: {len(inbox.escalated)} escalations; RQ backlog {backlog} job(s)")
 
-            busy_before, load_before = machine_busy(), _loadavg()
+            busy_before, load_before = machine_busy(), load_average()
             result = drive_load(plan, web.port, progress)
             last_t0 = max((s[1] for s in result["sent"] if s), default=time.monotonic_ns())
             say(f"  load sent; waiting for the last answers (at most {options.deadline:g} s after the last webhook)…")
             quiet = wait_for_quiet(backing.database_url, inbox, last_t0 + int(options.deadline * 1e9))
-            busy_after, load_after = machine_busy(), _loadavg()
+            busy_after, load_after = machine_busy(), load_average()
             progress()
 
             from gateway.db import connect
@@ -838,8 +837,8 @@ def format_report(report: dict) -> str:
                         ("inbox_event", "the inbox live event (escalation)"),
                         ("queue_message", "the customer's queue message (escalation)")):
         f = report["latency_ms"][name]
-        lines.append(f"  {label:<44} {f['count']:>6} {_num(f['p50'], '.1f'):>8} {_num(f['p99'], '.1f'):>8} "
-                     f"{_num(f['max'], '.1f'):>8} {failed[name]:>7}")
+        lines.append(f"  {label:<44} {f['count']:>6} {number(f['p50'], '.1f'):>8} {number(f['p99'], '.1f'):>8} "
+                     f"{number(f['max'], '.1f'):>8} {failed[name]:>7}")
     for name, label in (("queue_message", "queue message / bot answer"), ("inbox_event", "inbox event / bot answer")):
         r = report["ratio_to_bot_answer"][name]
         lines.append(f"  {'ratio ' + label:<44} {'':>6} {_times(r['p50']):>8} {_times(r['p99']):>8}")
@@ -849,7 +848,7 @@ def format_report(report: dict) -> str:
     stored = report["stored"]
     lines += [
         "",
-        f"Webhook answers: p50 {_num(w['p50'], '.1f')} ms, p99 {_num(w['p99'], '.1f')} ms; sends at most "
+        f"Webhook answers: p50 {number(w['p50'], '.1f')} ms, p99 {number(w['p99'], '.1f')} ms; sends at most "
         f"{report['send_late_max_ms']:.1f} ms behind the schedule; RQ backlog up to {report['rq_backlog_max']} job(s).",
         f"Escalations by team: {', '.join(f'{k} {v}' for k, v in sorted(e['teams'].items())) or 'none'}; after "
         + ", ".join(f"{n} earlier message(s): {c}" for n, c in m["escalations_after_earlier_messages"].items())
@@ -858,8 +857,8 @@ def format_report(report: dict) -> str:
         f"Stored: {stored['inbound']} customer messages, {stored['bot_answers']} bot answers, "
         f"{stored['system_messages']} system messages; {stored['queued_conversations']} conversations queued, "
         f"{stored['tickets']} tickets.",
-        f"Machine: {_num(machine['busy_percent'], '.0f')}% of {s['cpus']} CPUs busy during the load; load average "
-        f"{_num(machine['load_average_before'], '.2f')} before, {_num(machine['load_average_after'], '.2f')} after.",
+        f"Machine: {number(machine['busy_percent'], '.0f')}% of {s['cpus']} CPUs busy during the load; load average "
+        f"{number(machine['load_average_before'], '.2f')} before, {number(machine['load_average_after'], '.2f')} after.",
         "Both paths go webhook -> process_inbound -> send_message -> Twilio through RQ (a work-horse forked per job):",
         "the ratio is what escalating (routing, packet, queue place and estimate, notifications) costs over answering.",
     ]

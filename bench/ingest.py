@@ -48,7 +48,7 @@ from redis import Redis
 
 from bench import load
 from bench.floor_app import FLOOR_QUEUE, FLOOR_TABLE, create_table
-from bench.services import backing_services, say
+from bench.services import backing_services, interrupt, number, say
 
 # Overridable (HANDOFF_BENCH_DATABASE, HANDOFF_BENCH_REDIS_DB) so that the benchmark
 # never shares state with the test suite (handoff_test, db 15) or development data.
@@ -405,7 +405,7 @@ def run_ingest(options: Options) -> dict:
     threads = int(os.environ.get("WEB_THREADS") or 32)
     run_tag = secrets.randbits(32)
     workdir = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
-    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+    previous_sigterm = signal.signal(signal.SIGTERM, interrupt)
     say(f"handoff bench ingest: POST /webhooks/twilio/whatsapp, {options.senders} senders, "
         f"clients {','.join(map(str, options.clients))}, warm-up {options.warmup:g} s, window {options.seconds:g} s")
     try:
@@ -485,8 +485,6 @@ def run_ingest(options: Options) -> dict:
     }
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt()
 
 
 def _total_cpu(figures: dict) -> float | None:
@@ -556,8 +554,6 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} ms"
 
 
-def _num(value: float | None, fmt: str) -> str:
-    return "n/a" if value is None else format(value, fmt)
 
 
 def format_report(report: dict) -> str:
@@ -577,19 +573,19 @@ def format_report(report: dict) -> str:
             cpu = f.get("cpu") or {}
             per = cpu.get("ms_per_request", {})
             lines.append(
-                f"{point['clients']:>7}  {name:<8} {f['rps']:>8.0f} {_num(f['p50_ms'], '.2f'):>8} "
-                f"{_num(f['p99_ms'], '.2f'):>8} {_num(f['max_ms'], '.1f'):>8} {f['non_200'] + len(f['errors']):>7}"
-                f"               {_num(per.get('app'), '.2f'):>5} {_num(per.get('postgres'), '.2f'):>5} "
-                f"{_num(per.get('redis'), '.2f'):>5} {_num(per.get('loadgen'), '.2f'):>5} "
-                f"{_num(_total_cpu(f), '.2f'):>5}   "
-                f"{_num(cpu.get('machine_busy_percent'), '.0f'):>4}% {_num(cpu.get('other_cores'), '.2f'):>6}  "
+                f"{point['clients']:>7}  {name:<8} {f['rps']:>8.0f} {number(f['p50_ms'], '.2f'):>8} "
+                f"{number(f['p99_ms'], '.2f'):>8} {number(f['max_ms'], '.1f'):>8} {f['non_200'] + len(f['errors']):>7}"
+                f"               {number(per.get('app'), '.2f'):>5} {number(per.get('postgres'), '.2f'):>5} "
+                f"{number(per.get('redis'), '.2f'):>5} {number(per.get('loadgen'), '.2f'):>5} "
+                f"{number(_total_cpu(f), '.2f'):>5}   "
+                f"{number(cpu.get('machine_busy_percent'), '.0f'):>4}% {number(cpu.get('other_cores'), '.2f'):>6}  "
                 f"{'+'.join(map(str, f.get('connections_per_process') or [])) or 'n/a'}"
             )
         r = point["ratio"]
-        lines.append(f"{point['clients']:>7}  {'ratio':<8} {_num(r['rps'], '.2f'):>7}x {_num(r['p50'], '.2f'):>7}x "
-                     f"{_num(r['p99'], '.2f'):>7}x {'':>8} {'':>7}               "
-                     f"{_num(r['cpu']['app'], '.2f'):>4}x {_num(r['cpu']['postgres'], '.2f'):>4}x "
-                     f"{_num(r['cpu']['redis'], '.2f'):>4}x {'':>5} {_num(r['cpu']['total'], '.2f'):>4}x   (Handoff / floor)")
+        lines.append(f"{point['clients']:>7}  {'ratio':<8} {number(r['rps'], '.2f'):>7}x {number(r['p50'], '.2f'):>7}x "
+                     f"{number(r['p99'], '.2f'):>7}x {'':>8} {'':>7}               "
+                     f"{number(r['cpu']['app'], '.2f'):>4}x {number(r['cpu']['postgres'], '.2f'):>4}x "
+                     f"{number(r['cpu']['redis'], '.2f'):>4}x {'':>5} {number(r['cpu']['total'], '.2f'):>4}x   (Handoff / floor)")
     lines += [
         "",
         "CPU ms/req: CPU time per request in the window of the gunicorn processes (app), the PostgreSQL",
@@ -626,7 +622,7 @@ def format_report(report: dict) -> str:
         lines.append("")
         lines.append("Targets:")
         for target in report["targets"]:
-            value = _num(target["value"], ".2f")
+            value = number(target["value"], ".2f")
             lines.append(f"  {'met    ' if target['met'] else 'MISSED '} {target['name']}: {value}")
     stored, queued = report["stored"], report["queued_jobs"]
     lines += [

@@ -101,3 +101,24 @@ def _flush_redis(redis_url: str) -> None:
             redis.flushdb()
     except Exception as error:  # cleanup must go on
         say(f"  (could not flush the benchmark Redis db: {error})")
+
+
+# --- shared by the benchmarks' runs and reports --------------------------------------------
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (None where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def interrupt(signum, frame):
+    """A SIGTERM handler: stop like Ctrl-C, so that everything started is stopped."""
+    raise KeyboardInterrupt()
+
+
+def number(value, fmt: str) -> str:
+    """A figure for a report, "n/a" when it could not be measured."""
+    return "n/a" if value is None else format(value, fmt)
