@@ -26,6 +26,7 @@ from tests.helpers import (
     add_web_channel,
     add_whatsapp_channel,
     bearer,
+    configure_workers,
     fetch_all,
     fetch_one,
     post_twilio,
@@ -34,7 +35,8 @@ from tests.helpers import (
     whatsapp_form,
     widget_session,
 )
-from workers.schedule import check_missed_chat, tend_waiting
+from workers.inbound import process_inbound
+from workers.schedule import check_missed_chat, sweep, tend_waiting
 
 WEBHOOK = "/webhooks/twilio/whatsapp"
 ASK_FOR_PERSON = "I want to talk to a person about my invoice"
@@ -451,3 +453,24 @@ def test_humans_first_channel_lets_the_bot_answer_outside_business_hours(db, cli
     run_jobs()
     assert fetch_one(db, "SELECT status FROM conversations")["status"] == "bot"
     assert "9am to 6pm" in fake_twilio.sent()[-1]["Body"]
+
+
+def test_an_escalation_made_while_redis_was_down_still_reaches_the_customer_and_the_ladder(
+        db, config, customers, redis, run_jobs, slack):
+    staff_team(db, "Billing", agents=1)
+    customer = customers(1)
+    customer.say(ASK_FOR_PERSON, run=False)
+    message_id = fetch_one(db, "SELECT id FROM messages WHERE sender = 'customer'")["id"]
+    redis.flushdb()  # the job is lost with Redis...
+    configure_workers(config, redis_url="redis://127.0.0.1:1/0")  # ...which is down while the worker escalates
+    assert process_inbound(message_id) == "escalated"
+    assert customer.conversation["status"] == "queued" and customer.received == []
+
+    configure_workers(config, sweep_after_seconds=0)  # Redis is back: the sweeper finds the unsent notice
+    queue(redis, "low").enqueue(sweep)
+    run_jobs()
+    assert customer.received == ["I'm connecting you with our Billing team. You're next in line — about 3 minutes."]
+    # The missed-chat check scheduled in Redis was lost too: the sweep's tending catches it.
+    queue(redis, "low").enqueue(tend_waiting, as_of(customer.conversation, 180))
+    run_jobs()
+    assert customer.conversation["missed_stage"] == 1
