@@ -188,6 +188,26 @@ def test_conversation_shows_the_whole_story(agent_client, db, agent):
     assert "conversation.assigned" in html and "by Ada Agent" in html
 
 
+def test_an_escalated_conversation_shows_why_its_summary_and_its_ticket(agent_client, db):
+    channel = add_whatsapp_channel(db)
+    conversation_id = seed_conversation(
+        db, channel, "whatsapp:+15551230001", [("customer", "I want to talk to a person about my refund")],
+        status="ticket", escalation_reason="human_request",
+        handoff_packet={"trigger": {"rule": "human_request", "explanation": "The customer asked for a person"},
+                        "summary": {"text": 'The customer wrote: "I want to talk to a person about my refund".',
+                                    "by": "extractive"}})
+    with db() as conn:
+        contact_id = conn.execute("SELECT contact_id FROM conversations").fetchone()["contact_id"]
+        conn.execute("INSERT INTO tickets (conversation_id, contact_id, subject, email, due_at) "
+                     "VALUES (%s, %s, 'Refund', 'ann@example.com', '2026-11-23 17:00+00')", (conversation_id, contact_id))
+
+    html = html_of(agent_client.get(f"/inbox/conversations/{conversation_id}"))
+
+    assert "<strong>Escalated:</strong> The customer asked for a person" in html
+    assert "The customer wrote: &#34;I want to talk to a person about my refund&#34;." in html
+    assert "<strong>Ticket #1001</strong> · open · due" in html and "replies also to ann@example.com" in html
+
+
 def test_unknown_conversation_is_a_404_page(agent_client):
     response = agent_client.get("/inbox/conversations/999999")
     assert response.status_code == 404
@@ -205,13 +225,17 @@ def test_customer_text_is_escaped_everywhere(agent_client, db):
                 {"url": "javascript:alert(1)", "kind": IMG, "content_type": SCRIPT}]},
             {"sender": "bot", "text": "ok", "status": "failed", "error_code": SCRIPT, "error_message": IMG},
         ],
-        profile_name=f"Eve {SCRIPT}", status="queued", escalation_reason=IMG, collected={SCRIPT: IMG},
+        profile_name=f"Eve {SCRIPT}", status="ticket", escalation_reason=IMG, collected={SCRIPT: IMG},
+        handoff_packet={"trigger": {"explanation": SCRIPT}, "summary": {"text": IMG, "by": "extractive"}},
     )
     with db() as conn:
         conn.execute("UPDATE contacts SET attributes = %s::jsonb",
                      ('{"<b>plan</b>": "<script>alert(1)</script>"}',))
         record_event(conn, "trigger.fired", conversation_id=conversation_id,
                      detail={"matched": SCRIPT, "nested": {"html": IMG}})
+        contact_id = conn.execute("SELECT contact_id FROM conversations").fetchone()["contact_id"]
+        conn.execute("INSERT INTO tickets (conversation_id, contact_id, subject, email) VALUES (%s, %s, %s, %s)",
+                     (conversation_id, contact_id, SCRIPT, f"{IMG}@example.com"))
 
     for path in ("/inbox", f"/inbox/conversations/{conversation_id}"):
         html = html_of(agent_client.get(path))

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from gateway.services import services
-from gateway.store import contacts, conversations
+from gateway.store import contacts, conversations, tickets
 from gateway.web.auth import add_security_headers, login_required
 
 bp = Blueprint("inbox", __name__)
@@ -66,12 +66,14 @@ def conversation(conversation_id: int):
         others = conversations.conversations_of_contact(conn, found["contact_id"], exclude_id=conversation_id)
         messages, message_count = conversations.transcript_tail(conn, conversation_id, limit=TRANSCRIPT_LIMIT)
         events = conversations.conversation_events(conn, conversation_id)
+        ticket = tickets.ticket_of_conversation(conn, conversation_id)
     contact_name = contact_label({**contact, "identity_profile_name": found["identity_profile_name"],
                                   "identity_address": found["identity_address"]})
     return render_template(
         "conversation.html", conversation=found, conversation_id=conversation_id, contact=contact,
         contact_name=contact_name,
         identities=identities, others=others, messages=messages, message_count=message_count, events=events,
+        ticket=ticket,
     )
 
 
