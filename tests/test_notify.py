@@ -460,5 +460,7 @@ def test_send_email_errors_name_the_server_never_the_password(config, smtp):
                           "Hi", "Body")
 
     assert "550" in str(refused.value)
+    # A refused mailbox or a wrong configuration is for good; an unreachable server may come back.
+    assert (refused.value.permanent, insecure.value.permanent, unreachable.value.permanent) == (True, True, False)
     assert smtp.messages == []
     assert all("s3cret-pw" not in str(error.value) for error in (refused, insecure, unreachable))

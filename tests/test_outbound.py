@@ -369,8 +369,21 @@ def test_an_email_reply_is_mailed_not_sent_on_whatsapp(conversation, db, redis, 
     assert failed_events(db) == []
 
 
-def test_a_refused_email_is_retried_then_failed(conversation, db, redis, run_jobs, smtp):
-    smtp.reject_recipient(CUSTOMER_EMAIL)
+def test_an_email_the_server_refuses_for_good_fails_at_once(conversation, db, redis, run_jobs, smtp):
+    smtp.reject_recipient(CUSTOMER_EMAIL)  # 550: no such mailbox; retrying cannot help
+    message_id = queue_message(db, redis, conversation, "agent", "Hello", metadata=EMAIL_REPLY)
+
+    run_jobs()
+
+    row = message_row(db, message_id)
+    assert (row["status"], row["error_code"], row["attempts"]) == ("failed", "mail", 1)
+    assert CUSTOMER_EMAIL in row["error_message"]
+    assert smtp.messages == []
+    assert len(failed_events(db)) == 1
+
+
+def test_an_email_the_server_cannot_take_now_is_retried_then_failed(conversation, config, db, redis, run_jobs):
+    configure_workers(config, smtp_url="smtp://127.0.0.1:1")  # nobody listens: a connection failure
     message_id = queue_message(db, redis, conversation, "agent", "Hello", metadata=EMAIL_REPLY)
 
     run_jobs()
@@ -378,7 +391,6 @@ def test_a_refused_email_is_retried_then_failed(conversation, db, redis, run_job
     row = message_row(db, message_id)
     assert (row["status"], row["error_code"], row["attempts"]) == ("failed", "mail", 3)
     assert CUSTOMER_EMAIL in row["error_message"]
-    assert smtp.messages == []
     assert len(failed_events(db)) == 1
 
 

@@ -30,7 +30,15 @@ DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 
 
 class MailError(Exception):
-    """The email could not be sent (no SMTP_URL, bad SMTP_URL, or the server refused)."""
+    """The email could not be sent (no SMTP_URL, bad SMTP_URL, or the server refused).
+
+    `permanent`: trying again cannot help — the server refused the recipient
+    or the message (a 5xx answer), or the configuration is wrong — as opposed
+    to a connection failure or a temporary (4xx) answer."""
+
+    def __init__(self, message: str, *, permanent: bool = True):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -91,10 +99,21 @@ def send_email(config: Config, to: str | list[str], subject: str, body: str, *,
         with _connect(settings, config.provider_timeout) as smtp:
             smtp.send_message(message)
     except (smtplib.SMTPException, OSError) as error:
-        raise MailError(f"sending email through {settings.host}:{settings.port} failed: {error}") from None
+        raise MailError(f"sending email through {settings.host}:{settings.port} failed: {error}",
+                        permanent=refused_for_good(error)) from None
     log.info("email %s sent to %d recipient(s) through %s:%s", message["Message-ID"], len(recipients),
              settings.host, settings.port)
     return message["Message-ID"]
+
+
+def refused_for_good(error: Exception) -> bool:
+    """A 5xx answer about the recipients or the message (not a login refused:
+    an admin may fix the credentials while the send is being retried)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return False
+    return isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
 
 
 def _connect(settings: SmtpSettings, timeout: float) -> smtplib.SMTP:

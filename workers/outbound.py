@@ -91,7 +91,8 @@ def send_email(claimed: dict, config: Config) -> SendResult:
         message_id = mailer.send_email(config, metadata["to"], metadata.get("subject") or EMAIL_SUBJECT,
                                        claimed["text"])
     except mailer.MailError as error:
-        raise SendError(f"email to {metadata['to']} failed: {error}", transient=True, code="mail") from None
+        raise SendError(f"email to {metadata['to']} failed: {error}", transient=not error.permanent,
+                        code="mail") from None
     return SendResult(provider_message_id=f"email:{message_id}", status="sent")
 
 
