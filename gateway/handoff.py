@@ -73,12 +73,11 @@ def tell_place_in_line(conn, conversation: dict, effects: Effects, *, first: boo
 
 
 def assign_to(conn, conversation: dict, agent: dict, effects: Effects, *, reason: str,
-              by_agent_id: int | None = None, from_statuses: tuple[str, ...] = ("queued",),
-              any_assignee: bool = False) -> dict | None:
+              by_agent_id: int | None = None, from_statuses: tuple[str, ...] = ("queued",)) -> dict | None:
     """Give the conversation to `agent` if it is still as the caller saw it;
     None if someone else changed it first (another agent claimed it)."""
     assigned = assignment.assign(conn, conversation["id"], agent["id"], from_statuses=from_statuses,
-                                 from_assignee=conversation["assignee_id"], any_assignee=any_assignee)
+                                 from_assignee=conversation["assignee_id"])
     if assigned is None:
         return None
     detail = {"agent_id": agent["id"], "agent": agent["name"], "reason": reason,

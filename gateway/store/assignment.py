@@ -57,7 +57,7 @@ def pick_agent(conn, team_id: int, *, exclude_agent_id: int | None = None) -> di
 
 
 def assign(conn, conversation_id: int, agent_id: int, *, from_statuses: tuple[str, ...],
-           from_assignee: int | None = None, any_assignee: bool = False) -> dict | None:
+           from_assignee: int | None) -> dict | None:
     """Give the conversation to the agent if it is still as the caller saw it
     (status in from_statuses, assigned to from_assignee); None otherwise."""
     return conn.execute(
@@ -65,25 +65,24 @@ def assign(conn, conversation_id: int, agent_id: int, *, from_statuses: tuple[st
         UPDATE conversations c
            SET status = 'assigned', assignee_id = %(agent)s, assigned_at = now(), updated_at = now()
          WHERE c.id = %(id)s AND c.status = ANY(%(statuses)s)
-           AND (%(any)s OR c.assignee_id IS NOT DISTINCT FROM %(from_assignee)s)
+           AND c.assignee_id IS NOT DISTINCT FROM %(from_assignee)s
         RETURNING c.*
         """,
         {"id": conversation_id, "agent": agent_id, "statuses": list(from_statuses),
-         "from_assignee": from_assignee, "any": any_assignee},
+         "from_assignee": from_assignee},
     ).fetchone()
 
 
-def unassign(conn, conversation_id: int, *, team_id: int | None = None) -> dict | None:
-    """Back to the team queue (optionally another team's), nobody assigned."""
+def unassign(conn, conversation_id: int) -> dict | None:
+    """Back to the team queue, nobody assigned."""
     return conn.execute(
         """
         UPDATE conversations
-           SET status = 'queued', assignee_id = NULL, assigned_at = NULL,
-               team_id = coalesce(%(team_id)s, team_id), updated_at = now()
+           SET status = 'queued', assignee_id = NULL, assigned_at = NULL, updated_at = now()
          WHERE id = %(id)s AND status IN ('queued', 'assigned')
         RETURNING *
         """,
-        {"id": conversation_id, "team_id": team_id},
+        {"id": conversation_id},
     ).fetchone()
 
 
