@@ -61,20 +61,23 @@ class Effects:
     def apply(self, redis: Redis, config: Config) -> None:
         try:
             with redis.pipeline(transaction=False) as pipe:
+                # RQ's enqueue WATCHes keys, which a pipeline allows only before any
+                # other command: every enqueue first, then the scheduled jobs and events.
                 for message_id in self.sends:
                     jobs.enqueue_send(redis, message_id, pipeline=pipe)
+                for job, args, delay in self.scheduled:
+                    if delay <= 0:
+                        jobs.queue(redis, "default").enqueue(job, *args, pipeline=pipe, retry=jobs.CRASH_RETRY)
+                for pending in self.notifications:
+                    notifications.dispatch(redis, pending, slack=bool(config.slack_webhook_url),
+                                           email=bool(config.smtp_url), pipeline=pipe)
                 for job, args, delay in self.scheduled:
                     if delay > 0:
                         jobs.queue(redis, "low").enqueue_in(timedelta(seconds=delay), job, *args, pipeline=pipe,
                                                             retry=jobs.CRASH_RETRY)
-                    else:
-                        jobs.queue(redis, "default").enqueue(job, *args, pipeline=pipe, retry=jobs.CRASH_RETRY)
                 for event_type, data in self.events:
                     live.add_publish(pipe, event_type, self.conversation_id, **data)
                 pipe.execute()
         except RedisError as error:
-            log.warning("conversation %s: effects not enqueued (Redis: %s); the sweeper sends the messages",
-                        self.conversation_id, error)
-        for pending in self.notifications:
-            notifications.dispatch(redis, pending, slack=bool(config.slack_webhook_url),
-                                   email=bool(config.smtp_url))
+            log.warning("conversation %s: effects not enqueued (Redis: %s); the sweeper sends the messages and "
+                        "webhooks", self.conversation_id, error)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from gateway import jobs
@@ -54,22 +55,30 @@ def record(conn, event: str, payload: dict, *, summary: str = "", conversation_i
                    delivery_ids=tuple(delivery_ids))
 
 
-def dispatch(redis: Redis, pending: Pending, *, slack: bool, email: bool) -> None:
+def dispatch(redis: Redis, pending: Pending, *, slack: bool, email: bool, pipeline: Pipeline | None = None) -> None:
     """Enqueue the deliveries and the alerts (`slack`, `email`: whether those
-    are configured). A Redis error is logged, not raised: the sweeper
-    re-enqueues due deliveries."""
-    low = jobs.queue(redis, "low")
+    are configured). With a pipeline, they go in the caller's round trip and
+    the caller handles Redis errors; alone, a Redis error is logged, not
+    raised: the sweeper re-enqueues due deliveries."""
+    if pipeline is not None:
+        _enqueue(redis, pipeline, pending, slack=slack, email=email)
+        return
     try:
         with redis.pipeline(transaction=False) as pipe:
-            for delivery_id in pending.delivery_ids:
-                jobs.enqueue_webhook_delivery(redis, delivery_id, pipeline=pipe)
-            if pending.event in ALERT_EVENTS and slack:
-                low.enqueue("workers.notify.post_to_slack", pending.event, pending.conversation_id, pending.summary,
-                            retry=jobs.CRASH_RETRY, pipeline=pipe, description=f"Slack: {pending.event}")
-            if pending.event in ALERT_EVENTS and email and pending.team_id is not None:
-                low.enqueue("workers.notify.email_team", pending.event, pending.conversation_id, pending.team_id,
-                            pending.summary, retry=jobs.CRASH_RETRY, pipeline=pipe,
-                            description=f"email the team: {pending.event}")
+            _enqueue(redis, pipe, pending, slack=slack, email=email)
             pipe.execute()
     except RedisError as error:
         log.warning("%s: notifications not enqueued (Redis: %s); webhooks will be swept", pending.event, error)
+
+
+def _enqueue(redis: Redis, pipe: Pipeline, pending: Pending, *, slack: bool, email: bool) -> None:
+    low = jobs.queue(redis, "low")
+    for delivery_id in pending.delivery_ids:
+        jobs.enqueue_webhook_delivery(redis, delivery_id, pipeline=pipe)
+    if pending.event in ALERT_EVENTS and slack:
+        low.enqueue("workers.notify.post_to_slack", pending.event, pending.conversation_id, pending.summary,
+                    retry=jobs.CRASH_RETRY, pipeline=pipe, description=f"Slack: {pending.event}")
+    if pending.event in ALERT_EVENTS and email and pending.team_id is not None:
+        low.enqueue("workers.notify.email_team", pending.event, pending.conversation_id, pending.team_id,
+                    pending.summary, retry=jobs.CRASH_RETRY, pipeline=pipe,
+                    description=f"email the team: {pending.event}")
