@@ -100,6 +100,11 @@ def as_of(conversation: dict, seconds: float) -> str:
     return (conversation["escalated_at"] + timedelta(seconds=seconds)).isoformat()
 
 
+def closed_today() -> dict:
+    """Business hours: open around the clock, except today (UTC), a holiday."""
+    return {"timezone": "UTC", "holidays": [datetime.now(timezone.utc).date().isoformat()]}
+
+
 def set_measured_wait(db, team_id: int, seconds: int, samples: int = 3) -> None:
     """Past conversations of the team that a person first answered `seconds` after escalation."""
     add_whatsapp_channel(db, number="whatsapp:+14150000000", name="History")
@@ -195,11 +200,7 @@ def test_auto_assignment_goes_round_robin_within_capacity(db, customers):
 
 
 def test_outside_business_hours_the_customer_gets_a_ticket_and_the_next_opening(db, customers, slack):
-    today = datetime.now(timezone.utc).date().isoformat()
-    always = [["00:00", "24:00"]]
-    hours = {"timezone": "UTC", "weekly": {day: always for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
-             "holidays": [today]}
-    staff_team(db, "Billing", agents=1, hours=hours)
+    staff_team(db, "Billing", agents=1, hours=closed_today())
     customer = customers(1)
     customer.say(ASK_FOR_PERSON)
 
@@ -355,10 +356,14 @@ def test_humans_first_channel_queues_at_once_and_the_bot_helps_after_the_timeout
     assert re.search(r"9am to 6pm", bodies[2])
 
 
-def test_humans_first_channel_lets_the_bot_answer_when_nobody_is_online(db, client, run_jobs, fake_twilio):
+@pytest.mark.parametrize("staffing", [
+    pytest.param(lambda: {"online": False}, id="nobody online"),
+    pytest.param(lambda: {"hours": closed_today()}, id="outside business hours (someone online)"),
+])
+def test_humans_first_channel_lets_the_bot_answer_when_nobody_can(db, client, run_jobs, fake_twilio, staffing):
     add_article(db, "Opening hours", "Our shop is open from 9am to 6pm, Monday to Saturday.")
     add_whatsapp_channel(db, mode="offline_or_missed")
-    staff_team(db, "General", agents=1, online=False)
+    staff_team(db, "General", agents=1, **staffing())
     form = whatsapp_form(sid="SMc0ffee" + "2" * 26, body="What are your opening hours?")
     assert post_twilio(client, WEBHOOK, form).status_code == 200
     run_jobs()
@@ -441,18 +446,6 @@ def test_outbound_webhooks_carry_the_conversation_signed(db, customers, run_jobs
     assert packet["conversation_id"] == customer.conversation["id"]
     assert packet["trigger"]["rule"] == "human_request" and packet["team"] == "Billing"
     assert [tried["question"] for tried in packet["bot_tried"]] == ["How long does shipping take?"]
-
-
-def test_humans_first_channel_lets_the_bot_answer_outside_business_hours(db, client, run_jobs, fake_twilio):
-    add_article(db, "Opening hours", "Our shop is open from 9am to 6pm, Monday to Saturday.")
-    add_whatsapp_channel(db, mode="offline_or_missed")
-    today = datetime.now(timezone.utc).date().isoformat()
-    staff_team(db, "General", agents=1, hours={"timezone": "UTC", "holidays": [today]})  # online, but closed today
-    form = whatsapp_form(sid="SMc0ffee" + "3" * 26, body="What are your opening hours?")
-    assert post_twilio(client, WEBHOOK, form).status_code == 200
-    run_jobs()
-    assert fetch_one(db, "SELECT status FROM conversations")["status"] == "bot"
-    assert "9am to 6pm" in fake_twilio.sent()[-1]["Body"]
 
 
 def test_an_escalation_made_while_redis_was_down_still_reaches_the_customer_and_the_ladder(
