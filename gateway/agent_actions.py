@@ -5,7 +5,7 @@ Every action on a conversation works in the caller's transaction: it takes
 the conversation's row lock first, re-checks under the lock the state it
 expects (another agent or a worker may have changed it since the agent
 looked), and returns the Effects to apply after commit. A refusal raises
-ActionError (HTTP status, message, details), answered as JSON by the agent
+ApiError (HTTP status, message, details), answered as JSON by the agent
 API; nothing is changed then, since the caller's transaction rolls back.
 
 Who may do what (admins may do everything, in every team):
@@ -42,6 +42,7 @@ from gateway import handoff
 from gateway.business_hours import describe_opening, team_hours
 from gateway.db import transaction
 from gateway.effects import Effects
+from gateway.errors import ApiError
 from gateway.notifications import record as record_notification
 from gateway.reply_plan import VIA_EMAIL, VIA_TEMPLATE, ReplyPlan, plan_reply
 from gateway.services import Services
@@ -64,16 +65,6 @@ log = logging.getLogger(__name__)
 CHANNEL_TEXT_LIMITS = {"whatsapp": 1600, "messenger": MESSENGER_TEXT_LIMIT}
 # How many queued conversations an agent coming online looks at.
 ARRIVAL_SCAN = 200
-
-
-class ActionError(Exception):
-    """An action refused: the HTTP status, a sentence for the agent, details."""
-
-    def __init__(self, status: int, message: str, details=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details
 
 
 def now_utc() -> datetime:
@@ -102,9 +93,9 @@ def seen_conversation(conn, agent: dict, conversation_id: int, *, lock: bool = F
     else:
         conversation = conversations.get_conversation(conn, conversation_id)
     if conversation is None:
-        raise ActionError(404, f"no conversation {conversation_id}")
+        raise ApiError(404, f"no conversation {conversation_id}")
     if not may_see(conn, agent, conversation):
-        raise ActionError(403, f"conversation {conversation_id} belongs to a team you are not in")
+        raise ApiError(403, f"conversation {conversation_id} belongs to a team you are not in")
     return conversation
 
 
@@ -112,9 +103,9 @@ def _assignee_name(conn, agent_id: int) -> str:
     return agents.agent_name(conn, agent_id) or f"agent {agent_id}"
 
 
-def _held_by_other(conn, conversation: dict) -> ActionError:
+def _held_by_other(conn, conversation: dict) -> ApiError:
     name = _assignee_name(conn, conversation["assignee_id"])
-    return ActionError(409, f"conversation {conversation['id']} is assigned to {name}",
+    return ApiError(409, f"conversation {conversation['id']} is assigned to {name}",
                        {"assignee_id": conversation["assignee_id"], "assignee": name})
 
 
@@ -123,13 +114,13 @@ def _require_open(conversation: dict, doing: str) -> None:
         raise _resolved(conversation, doing)
 
 
-def _resolved(conversation: dict, doing: str) -> ActionError:
-    return ActionError(409, f"conversation {conversation['id']} is resolved: reopen it before you {doing}")
+def _resolved(conversation: dict, doing: str) -> ApiError:
+    return ApiError(409, f"conversation {conversation['id']} is resolved: reopen it before you {doing}")
 
 
 def _require_escalated(conversation: dict) -> None:
     if conversation["status"] == "bot":
-        raise ActionError(409, f"conversation {conversation['id']} is with the bot and was not escalated")
+        raise ApiError(409, f"conversation {conversation['id']} is with the bot and was not escalated")
 
 
 def _require_holder(conn, conversation: dict, agent: dict) -> None:
@@ -161,7 +152,7 @@ def _take(conn, conversation: dict, agent: dict, effects: Effects, *, reason: st
     taken = handoff.assign_to(conn, conversation, agent, effects, reason=reason, by_agent_id=agent["id"],
                               from_statuses=(conversation["status"],))
     if taken is None:  # cannot happen under the row lock; refuse rather than guess
-        raise ActionError(409, f"conversation {conversation['id']} changed meanwhile: reload it")
+        raise ApiError(409, f"conversation {conversation['id']} changed meanwhile: reload it")
     return taken
 
 
@@ -181,7 +172,7 @@ def assign(conn, actor: dict, conversation_id: int, agent_id: int) -> Effects:
     effects = Effects(conversation_id)
     target = agents.get_agent(conn, agent_id)
     if target is None:
-        raise ActionError(400, "invalid assignment", {"agent_id": [f"no active agent {agent_id}"]})
+        raise ApiError(400, "invalid assignment", {"agent_id": [f"no active agent {agent_id}"]})
     _require_open(conversation, "assign it")
     _require_escalated(conversation)
     if conversation["status"] == "assigned" and conversation["assignee_id"] == target["id"]:
@@ -189,9 +180,9 @@ def assign(conn, actor: dict, conversation_id: int, agent_id: int) -> Effects:
     _require_holder(conn, conversation, actor)
     team = teams.get_team(conn, conversation["team_id"]) if conversation["team_id"] else None
     if team and team["id"] not in teams.team_ids_of(conn, target["id"]):
-        raise ActionError(409, f"{target['name']} is not in the {team['name']} team")
+        raise ApiError(409, f"{target['name']} is not in the {team['name']} team")
     if conversation["first_agent_reply_at"] is None and target["presence"] != "online":
-        raise ActionError(409, f"{target['name']} is {target['presence']}: the customer is still waiting for a "
+        raise ApiError(409, f"{target['name']} is {target['presence']}: the customer is still waiting for a "
                                "first answer, so the conversation must go to someone online")
     reason = "handed_over" if conversation["assignee_id"] == actor["id"] else "assigned"
     handoff.assign_to(conn, conversation, target, effects, reason=reason, by_agent_id=actor["id"],
@@ -213,17 +204,17 @@ def transfer(conn, agent: dict, conversation_id: int, team: dict, *, note: str |
     _require_escalated(conversation)
     _require_holder(conn, conversation, agent)
     if conversation["team_id"] == team["id"]:
-        raise ActionError(409, f"conversation {conversation_id} is already with the {team['name']} team")
+        raise ApiError(409, f"conversation {conversation_id} is already with the {team['name']} team")
     live = conversation["status"] != "ticket"
     hours = team_hours(team)
     now = datetime.now(timezone.utc)
     if live and not hours.is_open(now):
         reopens = hours.next_opening(now)
         back = f" (back {describe_opening(reopens, now, hours)})" if reopens else ""
-        raise ActionError(409, f"the {team['name']} team is closed{back}: the conversation stays with you",
+        raise ApiError(409, f"the {team['name']} team is closed{back}: the conversation stays with you",
                           {"team_id": team["id"]})
     if live and assignment.team_availability(conn, team["id"])["online"] == 0:
-        raise ActionError(409, f"nobody in the {team['name']} team is online: the conversation stays with you",
+        raise ApiError(409, f"nobody in the {team['name']} team is online: the conversation stays with you",
                           {"team_id": team["id"]})
     if not live:
         tickets.move_open_ticket(conn, conversation_id, team["id"])
@@ -295,12 +286,12 @@ def reply(conn, agent: dict, conversation_id: int, *, text: str | None = None, t
     context = reply_context(conn, conversation, now_utc())
     plan = plan_for(context, template_name=template_name, by_email=by_email)
     if plan.error:
-        raise ActionError(409, plan.error, {"reply_options": plan.as_json()})
+        raise ApiError(409, plan.error, {"reply_options": plan.as_json()})
     if plan.via == VIA_EMAIL and not by_email:
-        raise ActionError(409, f"{plan.explanation} Send it again with by_email: true to confirm.",
+        raise ApiError(409, f"{plan.explanation} Send it again with by_email: true to confirm.",
                           {"reply_options": plan.as_json()})
     if plan.via == VIA_EMAIL and not email_configured:
-        raise ActionError(409, "email cannot be sent: SMTP_URL is not configured", {"reply_options": plan.as_json()})
+        raise ApiError(409, "email cannot be sent: SMTP_URL is not configured", {"reply_options": plan.as_json()})
     text, metadata = _reply_content(conn, conversation, context, plan, text, variables or {})
 
     if conversation["status"] != "assigned":
@@ -327,14 +318,14 @@ def reply(conn, agent: dict, conversation_id: int, *, text: str | None = None, t
     return message_id, plan, effects
 
 
-def reply_refusal(conn, conversation: dict, agent: dict) -> ActionError | None:
+def reply_refusal(conn, conversation: dict, agent: dict) -> ApiError | None:
     """Why the agent may not reply to the conversation as it is, or None."""
     if conversation["status"] == "resolved":
         return _resolved(conversation, "reply")
     if conversation["status"] == "assigned" and conversation["assignee_id"] != agent["id"]:
         return _held_by_other(conn, conversation)
     if conversation["status"] == "bot" and conversation["mode"] != "hybrid":
-        return ActionError(409, f"conversation {conversation['id']} is on a {conversation['mode']} channel: the bot "
+        return ApiError(409, f"conversation {conversation['id']} is on a {conversation['mode']} channel: the bot "
                                 "answers it until it is escalated (people may take over a bot conversation only "
                                 "on hybrid channels)", {"mode": conversation["mode"]})
     return None
@@ -347,13 +338,13 @@ def _reply_content(conn, conversation: dict, context: ReplyContext, plan: ReplyP
         try:
             rendered, content_variables = render(plan.template, variables)
         except TemplateError as error:
-            raise ActionError(400, "invalid reply", {"variables": [str(error)]}) from None
+            raise ApiError(400, "invalid reply", {"variables": [str(error)]}) from None
         return rendered, message_metadata(plan.template, content_variables)
     if plan.via == VIA_EMAIL:
         return text, {"via": "email", "to": plan.email, "subject": _email_subject(conn, conversation, context)}
     limit = CHANNEL_TEXT_LIMITS.get(context.channel.kind)
     if limit and len(text) > limit:
-        raise ActionError(400, "invalid reply", {"text": [f"at most {limit} characters on {context.channel.kind}"]})
+        raise ApiError(400, "invalid reply", {"text": [f"at most {limit} characters on {context.channel.kind}"]})
     return text, {}
 
 
@@ -383,7 +374,7 @@ def add_note(conn, agent: dict, conversation_id: int, text: str) -> tuple[int, E
 def resolve(conn, agent: dict, conversation_id: int) -> Effects:
     conversation = seen_conversation(conn, agent, conversation_id, lock=True)
     if conversation["status"] == "resolved":
-        raise ActionError(409, f"conversation {conversation_id} is already resolved")
+        raise ApiError(409, f"conversation {conversation_id} is already resolved")
     _require_holder(conn, conversation, agent)
     effects = Effects(conversation_id)
     _resolve(conn, conversation, agent, effects)
@@ -415,7 +406,7 @@ def reopen(conn, agent: dict, conversation_id: int) -> Effects:
     unless the customer has opened a newer one on the same address since."""
     conversation = seen_conversation(conn, agent, conversation_id, lock=True)
     if conversation["status"] != "resolved":
-        raise ActionError(409, f"conversation {conversation_id} is not resolved")
+        raise ApiError(409, f"conversation {conversation_id} is not resolved")
     newer = conversations.open_conversation_of_identity(conn, conversation["identity_id"])
     if newer is not None:
         raise _newer_open(conversation_id, newer)
@@ -432,8 +423,8 @@ def reopen(conn, agent: dict, conversation_id: int) -> Effects:
     return effects
 
 
-def _newer_open(conversation_id: int, newer_id: int | None) -> ActionError:
-    return ActionError(409, f"conversation {conversation_id} cannot be reopened: the customer has an open "
+def _newer_open(conversation_id: int, newer_id: int | None) -> ApiError:
+    return ApiError(409, f"conversation {conversation_id} cannot be reopened: the customer has an open "
                             f"conversation on the same address (continue in conversation {newer_id})",
                        {"open_conversation_id": newer_id})
 
@@ -444,9 +435,9 @@ def _newer_open(conversation_id: int, newer_id: int | None) -> ActionError:
 def seen_ticket(conn, agent: dict, number: int) -> dict:
     ticket = tickets.get_ticket(conn, number)
     if ticket is None:
-        raise ActionError(404, f"no ticket #{number}")
+        raise ApiError(404, f"no ticket #{number}")
     if not (agent["is_admin"] or ticket["team_id"] is None or ticket["team_id"] in teams.team_ids_of(conn, agent["id"])):
-        raise ActionError(403, f"ticket #{number} belongs to a team you are not in")
+        raise ApiError(403, f"ticket #{number} belongs to a team you are not in")
     return ticket
 
 
@@ -457,7 +448,7 @@ def close_ticket(conn, agent: dict, number: int) -> Effects:
     conversation = conversations.lock_conversation(conn, conversation_id) if conversation_id else None
     ticket = tickets.get_ticket(conn, number)  # re-read under the conversation's lock
     if ticket["status"] == "closed":
-        raise ActionError(409, f"ticket #{number} is already closed")
+        raise ApiError(409, f"ticket #{number} is already closed")
     effects = Effects(conversation_id)
     if conversation is not None and conversation["status"] == "ticket":
         _resolve(conn, conversation, agent, effects)
@@ -560,5 +551,5 @@ def find_team(conn, *, team_id: int | None = None, name: str | None = None) -> d
     team = teams.get_team(conn, team_id) if team_id is not None else teams.team_by_name(conn, name or "")
     if team is None:
         field, value = ("team_id", team_id) if team_id is not None else ("team", name)
-        raise ActionError(400, "invalid transfer", {field: [f"no team {value}"]})
+        raise ApiError(400, "invalid transfer", {field: [f"no team {value}"]})
     return team

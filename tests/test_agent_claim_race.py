@@ -11,6 +11,7 @@ import pytest
 
 from gateway import agent_actions
 from gateway.db import transaction
+from gateway.errors import ApiError
 from gateway.store import agents as agents_store
 from tests.agents import (
     conversation_row,
@@ -75,7 +76,7 @@ def test_a_claim_waiting_for_the_row_lock_sees_the_winner_and_is_refused(app, db
             with transaction(pool) as conn:
                 agent_actions.claim(conn, second, conversation_id)
             outcome["second"] = "won"
-        except agent_actions.ActionError as error:
+        except ApiError as error:
             outcome["second"] = (error.status, error.message)
 
     contender = threading.Thread(target=claim_second)

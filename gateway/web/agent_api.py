@@ -40,13 +40,12 @@ from marshmallow import (
 from redis.exceptions import RedisError
 
 from gateway import agent_actions, handoff, live
-from gateway.agent_actions import ActionError
 from gateway.bot_settings import load_bot_settings
 from gateway.db import transaction
 from gateway.services import Services, services
 from gateway.store import agents, assignment, contacts, conversations, messages, teams, tickets
 from gateway.web.auth import api_auth, current_agent
-from gateway.web.errors import ApiError, error_response
+from gateway.web.errors import ApiError
 
 # Streams behave alike: they end after a few minutes (EventSource reconnects;
 # the inbox reloads), with heartbeats meanwhile.
@@ -65,11 +64,6 @@ TRANSCRIPT_LIMIT = 300
 # How long a stream trusts what it looked up of a conversation's team.
 TEAM_CACHE_SECONDS = 30
 TEAM_CACHE_SIZE = 2000
-
-
-@bp.errorhandler(ActionError)
-def refused(error: ActionError):
-    return error_response(error.status, error.message, error.details)
 
 
 # --- bodies ---------------------------------------------------------------------------------

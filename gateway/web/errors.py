@@ -9,16 +9,11 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from channels.base import MalformedPayload
+from gateway.errors import ApiError
+
+__all__ = ["ApiError", "error_response", "register_error_handlers"]
 
 log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, details=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details
 
 
 def error_response(status: int, message: str, details=None):
