@@ -10,7 +10,7 @@ returned nor recorded.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from marshmallow import Schema, ValidationError, fields, validate
 
 from channels.templates import TemplateListSchema, load_templates, templates_setting
@@ -19,6 +19,7 @@ from gateway.db import transaction
 from gateway.services import services
 from gateway.store import channels, events
 from gateway.web.auth import api_auth, current_agent
+from gateway.web.bodies import json_object
 from gateway.web.errors import ApiError
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
@@ -32,18 +33,11 @@ class ChannelChangeSchema(Schema):
     mode = fields.String(validate=validate.OneOf(CHANNEL_MODES, error=f"must be one of: {', '.join(CHANNEL_MODES)}"))
 
 
-def _json_object() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    return body
-
-
 def _changed_keys(before: dict, after: dict) -> list[str]:
     return sorted(key for key in after.keys() | before.keys() if before.get(key) != after.get(key))
 
 
-def _record_change(conn, detail: dict) -> None:
+def record_change(conn, detail: dict) -> None:
     events.record_event(conn, SETTINGS_CHANGED, agent_id=current_agent()["id"], detail=detail)
 
 
@@ -62,14 +56,14 @@ def get_bot_settings():
 @api_auth(admin=True)
 def replace_bot_settings():
     """Replace the whole document; fields left out take their defaults."""
-    return _save_bot_settings(_json_object(), merge=False)
+    return _save_bot_settings(json_object(), merge=False)
 
 
 @bp.patch("/bot-settings")
 @api_auth(admin=True)
 def update_bot_settings():
     """Replace the top-level keys given; the others keep their current values."""
-    return _save_bot_settings(_json_object(), merge=True)
+    return _save_bot_settings(json_object(), merge=True)
 
 
 def _save_bot_settings(body: dict, *, merge: bool):
@@ -83,7 +77,7 @@ def _save_bot_settings(body: dict, *, merge: bool):
             raise ApiError(400, "invalid bot settings", error.messages) from None
         changed = _changed_keys(current, saved)
         if changed:
-            _record_change(conn, {"settings": "bot", "changed": changed})
+            record_change(conn, {"settings": "bot", "changed": changed})
     return jsonify(saved)
 
 
@@ -115,7 +109,7 @@ def get_channel(channel_id: int):
 def update_channel(channel_id: int):
     """Change a channel's mode and/or name."""
     try:
-        change = ChannelChangeSchema().load(_json_object())
+        change = ChannelChangeSchema().load(json_object())
     except ValidationError as error:
         raise ApiError(400, "invalid channel change", error.messages) from None
     if "name" in change:
@@ -127,7 +121,7 @@ def update_channel(channel_id: int):
         changed = [key for key, value in change.items() if getattr(before, key) != value]
         if changed:
             channels.update_channel(conn, channel_id, name=change.get("name"), mode=change.get("mode"))
-            _record_change(conn, {"channel_id": channel_id, "changed": sorted(changed)})
+            record_change(conn, {"channel_id": channel_id, "changed": sorted(changed)})
         return jsonify(_channel_json(channels.get_channel(conn, channel_id)))
 
 
@@ -160,7 +154,7 @@ def get_templates(channel_id: int):
 def replace_templates(channel_id: int):
     """Replace the channel's whole list of templates ({"templates": [...]})."""
     try:
-        templates = TemplateListSchema().load(_json_object())["templates"]
+        templates = TemplateListSchema().load(json_object())["templates"]
     except ValidationError as error:
         raise ApiError(400, "invalid templates", error.messages) from None
     with transaction(services().pool) as conn:
@@ -171,5 +165,5 @@ def replace_templates(channel_id: int):
                   "updated": sorted(name for name in after.keys() & before.keys() if after[name] != before[name])}
         if any(change.values()) or list(before) != list(after):
             channels.set_channel_settings(conn, channel_id, {"templates": templates_setting(templates)})
-            _record_change(conn, {"channel_id": channel_id, "changed": ["templates"], **change})
+            record_change(conn, {"channel_id": channel_id, "changed": ["templates"], **change})
     return jsonify(_templates_json(channel_id, templates))

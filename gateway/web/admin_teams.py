@@ -31,7 +31,8 @@ from gateway.business_hours import BusinessHours, describe_opening, validate_hou
 from gateway.db import transaction
 from gateway.services import services
 from gateway.store import agents, teams
-from gateway.web.admin_api import _json_object, _record_change
+from gateway.web.admin_api import record_change
+from gateway.web.bodies import json_object
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.errors import ApiError
 
@@ -175,7 +176,7 @@ class AgentChangeSchema(NamedSchema):
 
 def _load(schema: Schema, what: str) -> dict:
     try:
-        return schema.load(_json_object())
+        return schema.load(json_object())
     except ValidationError as error:
         raise ApiError(400, f"invalid {what}", error.messages) from None
 
@@ -214,7 +215,7 @@ def create_team():
                                     auto_assign=new.get("auto_assign", True), email=new.get("email"))
         if created is None:
             raise ApiError(409, f"a team named {new['name']!r} already exists (names are unique whatever their case)")
-        _record_change(conn, {"team_id": created["id"], "action": "created"})
+        record_change(conn, {"team_id": created["id"], "action": "created"})
         view = _team_view(conn, created["id"])
     response = jsonify(view)
     response.headers["Location"] = url_for(".get_team", team_id=created["id"])
@@ -266,14 +267,14 @@ def update_team(team_id: int):
             teams.update_team(conn, team_id, hours=change.get("hours"), auto_assign=change.get("auto_assign"),
                               email=change.get("email"), clear_email="email" in change and change["email"] is None)
         if changed:
-            _record_change(conn, {"team_id": team_id, "changed": changed})
+            record_change(conn, {"team_id": team_id, "changed": changed})
         view = _team_view(conn, team_id)
     return jsonify(dict(view, warnings=warnings))
 
 
 def _record_members(conn, team_id: int, added: list[int], removed: list[int]) -> None:
     if added or removed:
-        _record_change(conn, {"team_id": team_id, "changed": ["members"], "added": added, "removed": removed})
+        record_change(conn, {"team_id": team_id, "changed": ["members"], "added": added, "removed": removed})
 
 
 @bp.put("/teams/<int:team_id>/members")
@@ -345,5 +346,5 @@ def update_agent(agent_id: int):
         if "capacity" in changed:
             agents.set_capacity(conn, agent_id, change["capacity"])
         if changed:
-            _record_change(conn, {"agent_id": agent_id, "changed": sorted(changed)})
+            record_change(conn, {"agent_id": agent_id, "changed": sorted(changed)})
         return jsonify(_one(agents_overview(conn), agent_id, "agent"))

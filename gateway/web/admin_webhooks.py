@@ -33,7 +33,8 @@ from gateway.db import transaction
 from gateway.notifications import WEBHOOK_EVENTS, envelope
 from gateway.services import services
 from gateway.store import webhooks
-from gateway.web.admin_api import _json_object, _record_change
+from gateway.web.admin_api import record_change
+from gateway.web.bodies import json_object
 from gateway.web.auth import api_auth
 from gateway.web.errors import ApiError
 
@@ -125,11 +126,11 @@ def list_subscriptions():
 @api_auth(admin=True)
 def create_subscription():
     """Subscribe a URL; the answer carries the signing secret, shown only this once."""
-    change = _load(_json_object(), partial=False)
+    change = _load(json_object(), partial=False)
     with transaction(services().pool) as conn:
         created = webhooks.create_subscription(conn, url=change["url"], events=change["events"],
                                                description=change.get("description", ""))
-        _record_change(conn, {"webhook_id": created["id"], "action": "created"})
+        record_change(conn, {"webhook_id": created["id"], "action": "created"})
         subscription = _subscription_or_404(conn, created["id"])
     response = jsonify(dict(_json_ready(subscription), secret=created["secret"]))
     response.headers["Location"] = url_for(".get_subscription", subscription_id=created["id"])
@@ -146,13 +147,13 @@ def get_subscription(subscription_id: int):
 @bp.patch("/<int:subscription_id>")
 @api_auth(admin=True)
 def update_subscription(subscription_id: int):
-    change = _load(_json_object(), partial=True)
+    change = _load(json_object(), partial=True)
     with transaction(services().pool) as conn:
         before = _subscription_or_404(conn, subscription_id)
         changed = sorted(key for key, value in change.items() if before[key] != value)
         if changed:
             webhooks.update_subscription(conn, subscription_id, **{key: change[key] for key in changed})
-            _record_change(conn, {"webhook_id": subscription_id, "changed": changed})
+            record_change(conn, {"webhook_id": subscription_id, "changed": changed})
         return jsonify(_json_ready(_subscription_or_404(conn, subscription_id)))
 
 
@@ -162,7 +163,7 @@ def delete_subscription(subscription_id: int):
     with transaction(services().pool) as conn:
         if not webhooks.delete_subscription(conn, subscription_id):
             raise ApiError(404, f"no webhook subscription {subscription_id}")
-        _record_change(conn, {"webhook_id": subscription_id, "action": "deleted"})
+        record_change(conn, {"webhook_id": subscription_id, "action": "deleted"})
     return "", 204
 
 
@@ -174,7 +175,7 @@ def rotate_secret(subscription_id: int):
         secret = webhooks.rotate_secret(conn, subscription_id)
         if secret is None:
             raise ApiError(404, f"no webhook subscription {subscription_id}")
-        _record_change(conn, {"webhook_id": subscription_id, "action": "secret_rotated"})
+        record_change(conn, {"webhook_id": subscription_id, "action": "secret_rotated"})
     return jsonify({"id": subscription_id, "secret": secret})
 
 

@@ -45,6 +45,7 @@ from gateway.db import transaction
 from gateway.services import Services, services
 from gateway.store import agents, assignment, contacts, conversations, messages, teams, tickets
 from gateway.web.auth import api_auth, current_agent
+from gateway.web.bodies import json_object
 from gateway.web.errors import ApiError
 
 # Streams behave alike: they end after a few minutes (EventSource reconnects;
@@ -129,10 +130,7 @@ class PresenceBody(Schema):
 
 def _body(schema: Schema) -> dict:
     """The request's JSON object (an empty body is {}), validated (400 otherwise)."""
-    body = request.get_json(silent=True) if request.get_data(cache=True) else {}
-    if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    return schema.load(body)
+    return schema.load(json_object(empty_allowed=True))
 
 
 # --- JSON -----------------------------------------------------------------------------------
