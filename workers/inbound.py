@@ -64,10 +64,6 @@ def process_inbound(message_id: int) -> str:
         email_noted = conversation["status"] == "ticket" and note_reply_email(conn, conversation, details, effects)
         outcome = None
         if not bot_may_answer(conversation) or email_noted:
-            conversations.record_bot_turn(conn, conversation["id"],
-                                          low_confidence_streak=conversation["low_confidence_streak"],
-                                          collected=merge_details(conversation["collected"], details))
-            messages.mark_processed(conn, message_id)
             outcome = "human"
         else:
             settings = load_bot_settings(conn)
@@ -79,15 +75,18 @@ def process_inbound(message_id: int) -> str:
             if not before.escalate and wants_humans_first(conn, conversation, state, turn, trigger_config, now):
                 before = humans_first(state, turn, trigger_config)
             if before.escalate:
-                conversations.record_bot_turn(conn, conversation["id"],
-                                              low_confidence_streak=conversation["low_confidence_streak"],
-                                              collected=merge_details(conversation["collected"], details))
-                effects.merge(escalate_conversation(conn, conversation, before, message_id, settings=settings,
-                                                    ai_provider=ctx.config.ai_provider, now=now))
-                messages.mark_processed(conn, message_id)
                 outcome = "escalated"
             else:
                 articles = kb.list_articles(conn)
+        if outcome is not None:  # no answer from the bot: done in this transaction
+            # The details first: the handoff packet includes them.
+            conversations.record_bot_turn(conn, conversation["id"],
+                                          low_confidence_streak=conversation["low_confidence_streak"],
+                                          collected=merge_details(conversation["collected"], details))
+            if outcome == "escalated":
+                effects.merge(escalate_conversation(conn, conversation, before, message_id, settings=settings,
+                                                    ai_provider=ctx.config.ai_provider, now=now))
+            messages.mark_processed(conn, message_id)
     if outcome is not None:
         effects.apply(ctx.redis, ctx.config)
         log.info("message %s: %s", message_id, "escalated" if outcome == "escalated" else
