@@ -99,9 +99,7 @@ def worker(burst: bool, queues: list[str]) -> None:
     It forks a work-horse per job. SIGTERM or Ctrl-C: finish the current job,
     then exit; a second one stops at once.
     """
-    from rq import Worker
-
-    from gateway.jobs import queue
+    from gateway.jobs import ForkingWorker, queue
     from workers import context, schedule
     from workers.inbound import warm_up
 
@@ -136,7 +134,7 @@ def worker(burst: bool, queues: list[str]) -> None:
         clock = threading.Thread(target=schedule.run_sweeper_clock, args=(Redis.from_url(config.redis_url), stop_clock),
                                  name="sweeper clock", daemon=True)
         clock.start()
-    rq_worker = Worker([queue(redis, name) for name in queues], connection=redis)
+    rq_worker = ForkingWorker([queue(redis, name) for name in queues], connection=redis)
     # Until RQ installs its own handlers (once it has registered), a stop
     # request simply exits: no job has started yet.
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from redis import Redis
 from redis.client import Pipeline
-from rq import Queue, Retry
+from rq import Queue, Retry, SimpleWorker, Worker
 
 QUEUES = ("high", "default", "low")
 # A job that crashes (database restarting, a bug fixed by a deploy) is retried
@@ -51,3 +51,26 @@ def enqueue_webhook_delivery(redis: Redis, delivery_id: int, delay_seconds: floa
         q.enqueue_in(timedelta(seconds=delay_seconds), "workers.notify.deliver_webhook", delivery_id, **kwargs)
     else:
         q.enqueue("workers.notify.deliver_webhook", delivery_id, **kwargs)
+
+
+# RQ's workers listen for commands (stop a job, shut down) on Redis pub/sub in a
+# thread that polls every 60 s; stopping a worker waits for that poll to end,
+# so each stop could stall for up to a minute (every test's burst worker, every
+# Ctrl-C and deploy). A one-second poll costs nothing and stops promptly.
+COMMAND_POLL_SECONDS = 1.0
+
+
+class _PromptStop:
+    def subscribe(self):
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=COMMAND_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler)
+
+
+class ForkingWorker(_PromptStop, Worker):
+    """RQ's worker (a work-horse forked per job), stopping promptly."""
+
+
+class InlineWorker(_PromptStop, SimpleWorker):
+    """RQ's worker that runs jobs in its own process, stopping promptly."""

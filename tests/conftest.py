@@ -17,13 +17,13 @@ import psycopg
 import pytest
 from psycopg import sql
 from redis import Redis
-from rq import SimpleWorker
+
 
 from gateway import embedded
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.db import transaction
-from gateway.jobs import QUEUES, queue
+from gateway.jobs import QUEUES, InlineWorker, queue
 from gateway.migrate import apply_migrations
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.twilio_api import FakeTwilio
@@ -173,7 +173,7 @@ def run_jobs(config, redis):
             pending = sum(queue(redis, name).count for name in QUEUES)
             if not pending:
                 return total
-            worker = SimpleWorker([queue(redis, name) for name in QUEUES], connection=redis)
+            worker = InlineWorker([queue(redis, name) for name in QUEUES], connection=redis)
             worker.work(burst=True)
             total += pending
         raise AssertionError("jobs keep enqueuing jobs: gave up after %d rounds" % max_rounds)

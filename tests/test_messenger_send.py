@@ -11,7 +11,6 @@ import socket
 from dataclasses import replace
 
 import pytest
-from rq import SimpleWorker
 
 from gateway import jobs
 from gateway.store import messages
@@ -130,7 +129,7 @@ def test_sent_reply_records_the_graph_message_id(client, db, run_jobs, fake_grap
 def test_send_job_is_bounded_by_the_send_job_timeout(client, db, run_jobs, redis):
     """pymessenger sets no HTTP timeout: the RQ job timeout bounds the call."""
     shipping_bot(client, db)
-    SimpleWorker([jobs.queue(redis, "default")], connection=redis).work(burst=True)  # inbound only
+    jobs.InlineWorker([jobs.queue(redis, "default")], connection=redis).work(burst=True)  # inbound only
     [send_job] = jobs.queue(redis, "high").get_jobs()
     assert send_job.func_name == "workers.outbound.send_message"
     assert send_job.timeout == jobs.SEND_JOB_TIMEOUT
