@@ -64,7 +64,7 @@ FLOOR_REPLY = "Thanks for your message! Here is our answer."
 
 # --- the corpus ------------------------------------------------------------------------------
 
-# Questions the sample knowledge base (gateway/demo_kb) answers, as customers ask them.
+# Questions the sample knowledge base (gateway/local/demo_kb) answers, as customers ask them.
 KB_QUESTIONS = """
 How do I reset my password?
 I forgot my password, what do I do?
@@ -479,7 +479,7 @@ class Brain:
 
     def triggers_before(self, step: Step):
         from workers.inbound import conversation_state
-        from workers.triggers import TriggerConfig, Turn, evaluate_message
+        from gateway.bot.triggers import TriggerConfig, Turn, evaluate_message
 
         config = TriggerConfig.from_settings(self.settings)
         state = conversation_state(step.conversation, step.known)
@@ -494,7 +494,7 @@ class Brain:
             step.known["history"], step.text, self.articles)
 
     def details(self, step: Step):
-        from workers.brain.details import extract_details, merge_details
+        from gateway.bot.details import extract_details, merge_details
 
         return merge_details(step.conversation["collected"], extract_details(step.text))
 
@@ -567,7 +567,7 @@ def _clear_text_caches() -> None:
     """The trigger engine's per-text caches: a pass over the corpus starts as
     real traffic does, with messages it has not seen (the index of the
     knowledge base and the compiled settings stay: they are per process)."""
-    from workers import triggers
+    from gateway.bot import triggers
 
     for name in ("_content_terms", "confirms_solved"):
         cached = getattr(triggers, name, None)
@@ -649,7 +649,7 @@ def _latency(times: list, scale: float) -> dict:
 
 
 def measure_brain(steps: list[Step], brain: Brain, seconds: float, settings: dict) -> dict:
-    from gateway.bot_settings import normalized_settings
+    from gateway.bot.settings import normalized_settings
 
     # A message in a conversation already with a person never reaches the brain.
     evaluated = [s for s in steps if s.outcome != "human"]
@@ -701,7 +701,7 @@ def cold_costs(articles: list[dict], settings: dict) -> dict:
     """What the first message of a worker process pays once: indexing the knowledge
     base, compiling the settings, loading VADER."""
     from workers.brain import kb
-    from workers.triggers import TriggerConfig, _compile_config, sentiment_analyzer
+    from gateway.bot.triggers import TriggerConfig, _compile_config, sentiment_analyzer
 
     kb._index.cache_clear()
     _compile_config.cache_clear()
@@ -744,9 +744,9 @@ def run_end_to_end(backing: Backing, conversations: list[Conversation], total_me
     from channels.base import InboundMessage
     from gateway.config import Config
     from gateway.db import connect
-    from gateway.demo import sample_articles
-    from gateway.ingest import store_inbound_message
-    from gateway.kb_import import save_articles
+    from gateway.local.demo import sample_articles
+    from gateway.conversations.intake import store_inbound_message
+    from gateway.bot.articles import save_articles
     from gateway.store.channels import create_channel
     from workers import context
     from workers.inbound import process_inbound
@@ -871,8 +871,8 @@ class Options:
 
 
 def run_brain(options: Options) -> dict:
-    from gateway.bot_settings import default_bot_settings
-    from gateway.demo import sample_articles
+    from gateway.bot.settings import default_bot_settings
+    from gateway.local.demo import sample_articles
 
     started = time.perf_counter()
     load_before = load_average()

@@ -71,7 +71,7 @@ from twilio.request_validator import RequestValidator
 from bench import load
 from bench.ingest import HANDOFF_APP, Gunicorn, machine_busy, seed_channel
 from bench.services import backing_services, interrupt, load_average, number, say
-from gateway.jobs import QUEUES
+from gateway.queues import QUEUES
 
 # Overridable (HANDOFF_BENCH_HANDOFF_DATABASE, HANDOFF_BENCH_HANDOFF_REDIS_DB): never the
 # test suite's (handoff_test, db 15) nor the other benchmarks' (13, 12).
@@ -157,8 +157,8 @@ def checking_brain():
     """bench/brain.py's Brain (process_inbound's decisions without a database) with
     the settings and knowledge base the benchmark seeds; and the confidence threshold."""
     from bench.brain import Brain
-    from gateway.bot_settings import default_bot_settings
-    from gateway.demo import sample_articles
+    from gateway.bot.settings import default_bot_settings
+    from gateway.local.demo import sample_articles
 
     settings = default_bot_settings()
     articles = [{"title": draft.title, "body": draft.body} for draft in sample_articles()]
@@ -361,8 +361,8 @@ def seed(database_url: str) -> None:
     """The WhatsApp channel the load generator signs for, the sample knowledge
     base, and the teams, each with agents online and a queue (no auto-assign)."""
     from gateway.db import connect
-    from gateway.demo import sample_articles
-    from gateway.kb_import import save_articles
+    from gateway.local.demo import sample_articles
+    from gateway.bot.articles import save_articles
     from gateway.store import agents, teams
 
     seed_channel(database_url)

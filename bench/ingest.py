@@ -59,7 +59,7 @@ PUBLIC_URL = "https://handoff-bench.example.com"
 HANDOFF_APP = "gateway.app:create_app()"
 FLOOR_APP = "bench.floor_app:create_floor_app()"
 GUNICORN_CONFIG = "python:gateway.gunicorn_conf"
-HANDOFF_QUEUE = "default"  # where gateway.jobs.enqueue_inbound puts process_inbound
+HANDOFF_QUEUE = "default"  # where gateway.queues.enqueue_inbound puts process_inbound
 
 # Targets from the issue, on a 2-core machine.
 TARGET_RPS_RATIO = 0.6   # Handoff req/s >= 0.6 x the floor's at 50 clients

@@ -46,7 +46,7 @@ def redacted(url: str) -> str:
 def backing_services(workdir: Path, *, database_name: str, redis_db: int,
                      prepare: Callable[[psycopg.Connection], None] | None = None) -> Iterator[Backing]:
     """A fresh, migrated benchmark database (then `prepare`d) and an empty Redis db."""
-    from gateway import embedded
+    from gateway.local import embedded
     from gateway.migrate import apply_migrations
 
     with ExitStack() as stack:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from redis import Redis
 from redis.exceptions import RedisError
 
-from gateway import jobs, live, notifications
+from gateway import events, live, queues
 from gateway.config import Config
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class Effects:
     conversation_id: int
     sends: list[int] = field(default_factory=list)
     events: list[tuple[str, dict]] = field(default_factory=list)
-    notifications: list[notifications.Pending] = field(default_factory=list)
+    notifications: list[events.Pending] = field(default_factory=list)
     # (job by dotted name, its arguments, seconds from now): RQ's scheduler runs them.
     scheduled: list[tuple[str, tuple, float]] = field(default_factory=list)
 
@@ -43,7 +43,7 @@ class Effects:
     def publish(self, event_type: str, **data) -> None:
         self.events.append((event_type, data))
 
-    def notify(self, pending: notifications.Pending | None) -> None:
+    def notify(self, pending: events.Pending | None) -> None:
         if pending is not None:
             self.notifications.append(pending)
 
@@ -64,17 +64,17 @@ class Effects:
                 # RQ's enqueue WATCHes keys, which a pipeline allows only before any
                 # other command: every enqueue first, then the scheduled jobs and events.
                 for message_id in self.sends:
-                    jobs.enqueue_send(redis, message_id, pipeline=pipe)
+                    queues.enqueue_send(redis, message_id, pipeline=pipe)
                 for job, args, delay in self.scheduled:
                     if delay <= 0:
-                        jobs.queue(redis, "default").enqueue(job, *args, pipeline=pipe, retry=jobs.CRASH_RETRY)
+                        queues.queue(redis, "default").enqueue(job, *args, pipeline=pipe, retry=queues.CRASH_RETRY)
                 for pending in self.notifications:
-                    notifications.dispatch(redis, pending, slack=bool(config.slack_webhook_url),
+                    events.dispatch(redis, pending, slack=bool(config.slack_webhook_url),
                                            email=bool(config.smtp_url), pipeline=pipe)
                 for job, args, delay in self.scheduled:
                     if delay > 0:
-                        jobs.queue(redis, "low").enqueue_in(timedelta(seconds=delay), job, *args, pipeline=pipe,
-                                                            retry=jobs.CRASH_RETRY)
+                        queues.queue(redis, "low").enqueue_in(timedelta(seconds=delay), job, *args, pipeline=pipe,
+                                                            retry=queues.CRASH_RETRY)
                 for event_type, data in self.events:
                     live.add_publish(pipe, event_type, self.conversation_id, **data)
                 pipe.execute()

@@ -19,11 +19,11 @@ from psycopg import sql
 from redis import Redis
 
 
-from gateway import embedded
+from gateway.local import embedded
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.db import transaction
-from gateway.jobs import QUEUES, InlineWorker, queue
+from gateway.queues import QUEUES, InlineWorker, queue
 from gateway.migrate import apply_migrations
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.twilio_api import FakeTwilio

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.bot_settings import default_bot_settings
+from gateway.bot.settings import default_bot_settings
 from gateway.store.agents import issue_api_token
 from tests.conftest import ADMIN_EMAIL
 from tests.helpers import (

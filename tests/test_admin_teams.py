@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from gateway.business_hours import DAYS
+from gateway.handoff.hours import DAYS
 from gateway.store.agents import set_presence
 from tests.conftest import ADMIN_EMAIL
 from tests.helpers import (

@@ -9,7 +9,7 @@ import hmac
 
 import pytest
 
-from gateway.web import admin_webhooks
+from gateway.web.api import admin_webhooks
 from tests.fakes.recorder import RecordingServer
 from tests.helpers import fetch_all, fetch_one
 from workers.notify import deliver_webhook

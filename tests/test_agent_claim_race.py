@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gateway import agent_actions
+from gateway.desk import actions
 from gateway.db import transaction
 from gateway.errors import ApiError
 from gateway.store import agents as agents_store
@@ -74,7 +74,7 @@ def test_a_claim_waiting_for_the_row_lock_sees_the_winner_and_is_refused(app, db
         first_claimed.wait(timeout=10)
         try:
             with transaction(pool) as conn:
-                agent_actions.claim(conn, second, conversation_id)
+                actions.claim(conn, second, conversation_id)
             outcome["second"] = "won"
         except ApiError as error:
             outcome["second"] = (error.status, error.message)
@@ -82,7 +82,7 @@ def test_a_claim_waiting_for_the_row_lock_sees_the_winner_and_is_refused(app, db
     contender = threading.Thread(target=claim_second)
     contender.start()
     with transaction(pool) as conn:
-        agent_actions.claim(conn, first, conversation_id)
+        actions.claim(conn, first, conversation_id)
         first_claimed.set()
         wait_for_a_lock_waiter(db)
     contender.join(timeout=10)

@@ -14,8 +14,8 @@ import itertools
 
 import pytest
 
-from gateway.bot_settings import save_bot_settings
-from gateway.jobs import enqueue_inbound
+from gateway.bot.settings import save_bot_settings
+from gateway.queues import enqueue_inbound
 from tests.helpers import (
     PSID,
     add_article,
@@ -34,7 +34,7 @@ from tests.helpers import (
     whatsapp_form,
     widget_session,
 )
-from workers.triggers import TALK_TO_AGENT
+from gateway.bot.triggers import TALK_TO_AGENT
 
 TWILIO_WEBHOOK = "/webhooks/twilio/whatsapp"
 GREETING = "Hi! I'm the virtual assistant. Ask me anything, or ask for a person at any time."

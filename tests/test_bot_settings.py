@@ -8,13 +8,13 @@ import pytest
 from marshmallow import ValidationError
 from psycopg.types.json import Jsonb
 
-from gateway.bot_settings import (
+from gateway.bot.settings import (
     default_bot_settings,
     load_bot_settings,
     save_bot_settings,
     validate_bot_settings,
 )
-from workers.triggers import TriggerConfig
+from gateway.bot.triggers import TriggerConfig
 
 
 def test_defaults():

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from marshmallow import ValidationError
 
-from gateway.business_hours import BusinessHours, describe_opening, validate_hours
+from gateway.handoff.hours import BusinessHours, describe_opening, validate_hours
 
 
 @pytest.fixture(autouse=True)

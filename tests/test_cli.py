@@ -21,8 +21,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from gateway.cli import main
-from gateway.demo import ADMIN_EMAIL, sample_articles, seed_demo
-from gateway.kb_import import articles_from_text
+from gateway.local.demo import ADMIN_EMAIL, sample_articles, seed_demo
+from gateway.bot.articles import articles_from_text
 from gateway.migrate import available_migrations
 from gateway.store.agents import agent_by_api_token, authenticate
 from tests.conftest import PUBLIC_URL, _with_database
@@ -536,7 +536,7 @@ def test_sample_knowledge_base_answers_common_questions(question, expected):
 
 
 def test_sample_knowledge_base_files_are_short_articles():
-    folder = Path(__file__).resolve().parent.parent / "gateway" / "demo_kb"
+    folder = Path(__file__).resolve().parent.parent / "gateway" / "local" / "demo_kb"
     files = sorted(p.name for p in folder.glob("*.md"))
     assert files == ["account-and-password.md", "contact-and-hours.md", "order-tracking.md", "payment-methods.md",
                      "returns-and-refunds.md", "shipping.md"]

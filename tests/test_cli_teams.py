@@ -10,16 +10,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from gateway.business_hours import DAYS
+from gateway.handoff.hours import DAYS
 from gateway.cli import main
-from gateway.cli_teams import (
+from gateway.cli.teams import (
     compact_weekly,
     duration_words,
     local_time,
     parse_duration,
     parse_weekly,
 )
-from gateway.jobs import queue
+from gateway.queues import queue
 from gateway.store import agents, teams
 from tests.conftest import PUBLIC_URL
 from tests.helpers import (

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from gateway.bot_settings import default_bot_settings, save_bot_settings
+from gateway.bot.settings import default_bot_settings, save_bot_settings
 from gateway.cli import main
 from tests.conftest import PUBLIC_URL
 from tests.helpers import (

@@ -10,7 +10,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from gateway.cli_webhooks import webhook
+from gateway.cli.webhooks import webhook
 from gateway.store import webhooks
 from tests.conftest import PUBLIC_URL
 from tests.fakes.recorder import RecordingServer

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.brain.details import extract_details, merge_details
+from gateway.bot.details import extract_details, merge_details
 
 FOUND = [
     # order numbers

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from gateway.bot_settings import load_bot_settings, save_bot_settings
-from gateway.jobs import queue
+from gateway.bot.settings import load_bot_settings, save_bot_settings
+from gateway.queues import queue
 from gateway.store import agents as agents_store
 from gateway.store import webhooks
 from tests.agents import make_agent

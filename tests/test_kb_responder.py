@@ -1,4 +1,4 @@
-"""The kb responder against the sample knowledge base (gateway/demo_kb): its
+"""The kb responder against the sample knowledge base (gateway/local/demo_kb): its
 confidence separates questions an article answers from questions none does,
 measured on customer-style questions labelled by hand."""
 
@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.demo import sample_articles
+from gateway.local.demo import sample_articles
 from workers.brain import Reply, responder_for
 from workers.brain.kb import (
     CONFIDENT,
@@ -337,7 +337,7 @@ def test_a_question_that_echoes_an_article_title_gets_that_article(question):
     # "parcel" alone also appears in the article about charges (orders "sent in
     # several parcels"): among passages covering the question equally, the one
     # whose title echoes the customer's words wins.
-    from gateway.demo import sample_articles
+    from gateway.local.demo import sample_articles
 
     articles = [{"title": a.title, "body": a.body} for a in sample_articles()]
     reply = KnowledgeBaseResponder().answer([], question, articles)

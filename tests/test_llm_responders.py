@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from gateway.config import Config, ConfigError
-from gateway.demo import sample_articles
+from gateway.local.demo import sample_articles
 from tests.fakes.llm_api import (
     GOOD_ANSWER,
     FakeAnthropic,

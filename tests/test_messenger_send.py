@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateway import jobs
+from gateway import queues
 from gateway.store import messages
 from tests.helpers import (
     APP_SECRET,
@@ -65,7 +65,7 @@ def agent_reply(db, redis, text: str, *, customer_wrote_hours_ago: float | None 
                          (customer_wrote_hours_ago,))
         message_id = messages.insert_outbound(conn, conversation_id=conversation["id"],
                                               channel_id=conversation["channel_id"], sender="agent", text=text)
-    jobs.enqueue_send(redis, message_id)
+    queues.enqueue_send(redis, message_id)
     return message_id
 
 
@@ -129,10 +129,10 @@ def test_sent_reply_records_the_graph_message_id(client, db, run_jobs, fake_grap
 def test_send_job_is_bounded_by_the_send_job_timeout(client, db, run_jobs, redis):
     """pymessenger sets no HTTP timeout: the RQ job timeout bounds the call."""
     shipping_bot(client, db)
-    jobs.InlineWorker([jobs.queue(redis, "default")], connection=redis).work(burst=True)  # inbound only
-    [send_job] = jobs.queue(redis, "high").get_jobs()
+    queues.InlineWorker([queues.queue(redis, "default")], connection=redis).work(burst=True)  # inbound only
+    [send_job] = queues.queue(redis, "high").get_jobs()
     assert send_job.func_name == "workers.outbound.send_message"
-    assert send_job.timeout == jobs.SEND_JOB_TIMEOUT
+    assert send_job.timeout == queues.SEND_JOB_TIMEOUT
 
 
 # --- The text limit ------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def inbound(db) -> list[dict]:
 
 
 def queued_jobs(redis) -> int:
-    from gateway.jobs import QUEUES, queue
+    from gateway.queues import QUEUES, queue
 
     return sum(queue(redis, name).count for name in QUEUES)
 

@@ -19,8 +19,8 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from gateway import notifications
-from gateway.jobs import QUEUES, queue
+from gateway import events as notifications
+from gateway.queues import QUEUES, queue
 from gateway.store import webhooks
 from tests.conftest import PUBLIC_URL
 from tests.fakes.recorder import RecordingServer
@@ -307,7 +307,7 @@ def test_dispatch_with_redis_down_logs_and_leaves_the_deliveries_to_the_sweeper(
     subscribe(db, receiver.url, ["*"])
     unreachable = Redis(host="127.0.0.1", port=closed_port(), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
 
-    with caplog.at_level(logging.WARNING, logger="gateway.notifications"):
+    with caplog.at_level(logging.WARNING, logger="gateway.events"):
         pending = notify_after_commit(db, unreachable, "conversation.escalated", PACKET, conversation_id=42)
 
     assert "webhooks will be swept" in caplog.text

@@ -17,7 +17,7 @@ from channels.templates import (
     render,
     templates_setting,
 )
-from gateway import jobs
+from gateway import queues
 from gateway.store import messages
 from tests.helpers import (
     CUSTOMER,
@@ -188,7 +188,7 @@ def test_sending_a_message_twice_sends_it_once(customer_wrote, db, redis, run_jo
     run_jobs()
     reply = bot_reply(db)
 
-    jobs.enqueue_send(redis, reply["id"])
+    queues.enqueue_send(redis, reply["id"])
     run_jobs()
 
     assert len(fake_twilio.sent()) == 1
@@ -200,7 +200,7 @@ def test_failed_message_is_not_sent_again(customer_wrote, db, redis, run_jobs, f
     fake_twilio.fail_next(400, 21211, "invalid To")
     run_jobs()
 
-    jobs.enqueue_send(redis, bot_reply(db)["id"])
+    queues.enqueue_send(redis, bot_reply(db)["id"])
     run_jobs()
 
     assert len(fake_twilio.requests) == 1
@@ -253,7 +253,7 @@ def queue_message(db, redis, conversation_id: int, sender: str, text: str, *, cu
                                   (conversation_id,)).fetchone()["channel_id"]
         message_id = messages.insert_outbound(conn, conversation_id=conversation_id, channel_id=channel_id,
                                               sender=sender, text=text, metadata=metadata)
-    jobs.enqueue_send(redis, message_id)
+    queues.enqueue_send(redis, message_id)
     return message_id
 
 

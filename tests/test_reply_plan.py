@@ -1,4 +1,4 @@
-"""gateway.reply_plan: which way an agent's reply goes, for each channel, window,
+"""gateway.desk.reply_plan: which way an agent's reply goes, for each channel, window,
 set of templates and known email, and what the agent is told."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from channels.templates import Template
 from channels.windows import window_state
-from gateway.reply_plan import plan_reply
+from gateway.desk.reply_plan import plan_reply
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
 FOLLOW_UP = Template("follow_up", "HX" + "a" * 32, ("customer_name", "agent_name"),

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from gateway.app import create_app
-from gateway.jobs import QUEUES, queue
+from gateway.queues import QUEUES, queue
 from tests.helpers import (
     add_whatsapp_channel,
     configure_workers,

@@ -21,7 +21,7 @@ from channels.templates import (
     message_metadata,
     render,
 )
-from gateway.cli_templates import template as template_cli
+from gateway.cli.templates import template as template_cli
 from gateway.store.agents import issue_api_token
 from tests.conftest import ADMIN_EMAIL, PUBLIC_URL
 from tests.helpers import (

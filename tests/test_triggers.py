@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from gateway.bot_settings import PRIORITIES, RULES
-from workers.triggers import (
+from gateway.bot.settings import PRIORITIES, RULES
+from gateway.bot.triggers import (
     TALK_TO_AGENT,
     ConversationState,
     Decision,

@@ -6,7 +6,7 @@ import threading
 import pytest
 from twilio.request_validator import RequestValidator
 
-from gateway import jobs
+from gateway import queues
 from tests.conftest import PUBLIC_URL
 from tests.helpers import (
     CUSTOMER,
@@ -376,7 +376,7 @@ def test_processing_an_inbound_message_twice_replies_once(client, db, redis, run
     run_jobs()
     message_id = inbound_message(db)["id"]
 
-    jobs.enqueue_inbound(redis, message_id)  # e.g. the sweeper racing a slow worker
+    queues.enqueue_inbound(redis, message_id)  # e.g. the sweeper racing a slow worker
     run_jobs()
 
     assert len(bot_replies(db)) == 1

@@ -23,17 +23,17 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from channels.whatsapp import load_client_modules
-from gateway.bot_settings import load_bot_settings
+from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.effects import Effects
-from gateway.notifications import record as record_notification
+from gateway.events import record as record_notification
 from gateway.store import conversations, events, kb, messages, tickets
 from workers import context
 from workers.brain import Reply, Responder, responder_for
-from workers.brain.details import extract_details, merge_details
+from gateway.bot.details import extract_details, merge_details
 from workers.brain.kb import SMALL_TALK_REPLIES, knowledge_base
-from workers.escalation import escalate_conversation, team_available
-from workers.triggers import (
+from gateway.handoff.escalate import escalate_conversation, team_available
+from gateway.bot.triggers import (
     TALK_TO_AGENT,
     ConversationState,
     Decision,

@@ -1,6 +1,6 @@
 """The notification jobs: signed outbound webhooks, Slack, the team's email.
 
-gateway/notifications.py records the deliveries and enqueues these jobs.
+gateway/notifications.py records the deliveries and enqueues these queues.
 
 What a webhook receiver gets
 ----------------------------
@@ -42,7 +42,7 @@ import time
 
 import requests
 
-from gateway import jobs
+from gateway import queues
 from gateway.config import Config
 from gateway.db import transaction
 from gateway.store import teams, webhooks
@@ -107,7 +107,7 @@ def deliver_webhook(delivery_id: int) -> str:
     elif outcome == "retrying":
         log.warning("%s: attempt %s failed (%s); retrying in %ss", where, attempt, _short(status, error),
                     delays[attempt - 1])
-        jobs.enqueue_webhook_delivery(ctx.redis, delivery_id, delay_seconds=delays[attempt - 1])
+        queues.enqueue_webhook_delivery(ctx.redis, delivery_id, delay_seconds=delays[attempt - 1])
     else:
         log.error("%s failed for good after %s attempt(s): %s", where, attempt, _short(status, error))
     return outcome

@@ -32,7 +32,7 @@ from channels.templates import explain_error
 from channels.web import WebChannel
 from channels.whatsapp import WhatsAppChannel
 from channels.windows import Window, window_state
-from gateway import jobs, live
+from gateway import live, queues
 from gateway.config import Config
 from gateway.db import transaction
 from gateway.store import events, messages
@@ -152,7 +152,7 @@ def _record_failure(ctx, claimed: dict, error: SendError) -> str:
     if retry:
         log.warning("message %s: attempt %s failed (%s); retrying in %ss", message_id, attempt, error,
                     delays[attempt - 1])
-        jobs.enqueue_send(ctx.redis, message_id, delay_seconds=delays[attempt - 1])
+        queues.enqueue_send(ctx.redis, message_id, delay_seconds=delays[attempt - 1])
         return "retrying"
     log.error("message %s failed for good after %s attempt(s): %s", message_id, attempt, error)
     live.publish(ctx.redis, "message.status", claimed["conversation_id"], message_id=message_id, status="failed")

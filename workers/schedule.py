@@ -22,11 +22,11 @@ from datetime import datetime, timedelta, timezone
 from redis import Redis
 from redis.exceptions import RedisError
 
-from gateway import handoff, jobs
-from gateway.bot_settings import load_bot_settings
+from gateway import handoff, queues
+from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.effects import Effects
-from gateway.notifications import record as record_notification
+from gateway.events import record as record_notification
 from gateway.store import (
     agents,
     assignment,
@@ -37,7 +37,7 @@ from gateway.store import (
     webhooks,
 )
 from workers import context
-from workers.escalation import open_ticket
+from gateway.handoff.escalate import open_ticket
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,11 @@ def sweep() -> dict:
         forgotten = messages.forget_stale_early_receipts(conn)
         deliveries = webhooks.due_deliveries(conn)
     for message_id in inbound:
-        jobs.enqueue_inbound(ctx.redis, message_id)
+        queues.enqueue_inbound(ctx.redis, message_id)
     for message_id in outbound:
-        jobs.enqueue_send(ctx.redis, message_id)
+        queues.enqueue_send(ctx.redis, message_id)
     for delivery_id in deliveries:
-        jobs.enqueue_webhook_delivery(ctx.redis, delivery_id)
+        queues.enqueue_webhook_delivery(ctx.redis, delivery_id)
     if inbound or outbound or deliveries:
         log.warning("sweeper re-enqueued %s inbound message(s), %s outbound message(s), %s webhook delivery(ies)",
                     len(inbound), len(outbound), len(deliveries))
@@ -71,7 +71,7 @@ def run_sweeper_clock(redis: Redis, stop: threading.Event, every_seconds: float 
     while not stop.wait(every_seconds):
         try:
             if redis.set(SWEEP_LOCK, "1", nx=True, ex=max(1, int(every_seconds) - 1)):
-                low = jobs.queue(redis, "low")
+                low = queues.queue(redis, "low")
                 low.enqueue("workers.schedule.sweep", description="sweep unsent messages")
                 low.enqueue("workers.schedule.tend_waiting", description="tend conversations waiting for a person")
         except RedisError as error:

@@ -265,7 +265,7 @@ def store_handoff_packet(conn, conversation_id: int, packet: dict) -> None:
                  {"id": conversation_id, "packet": Jsonb(packet)})
 
 
-# --- what agents do to a conversation (gateway.agent_actions) ------------------------------
+# --- what agents do to a conversation (gateway.desk.actions) ------------------------------
 
 
 def get_conversation(conn, conversation_id: int) -> dict | None:

@@ -10,7 +10,8 @@ import logging
 
 from redis.exceptions import RedisError
 
-from gateway import ingest, jobs, live
+from gateway import live, queues
+from gateway.conversations import intake
 from gateway.services import services
 from gateway.store.channels import ChannelRow
 from gateway.web.errors import ApiError
@@ -26,7 +27,7 @@ def channel_or_404(kind: str, address: str) -> ChannelRow:
     return channel
 
 
-def after_commit(stored: list[ingest.StoredMessage]) -> None:
+def after_commit(stored: list[intake.StoredMessage]) -> None:
     """Hand the stored messages to the workers and the live inbox, in one
     Redis round trip.
 
@@ -39,7 +40,7 @@ def after_commit(stored: list[ingest.StoredMessage]) -> None:
     try:
         with redis.pipeline(transaction=False) as pipe:
             for item in stored:
-                jobs.enqueue_inbound(redis, item.message_id, pipeline=pipe)
+                queues.enqueue_inbound(redis, item.message_id, pipeline=pipe)
                 live.add_publish(pipe, "message.created", item.conversation_id, message_id=item.message_id)
             pipe.execute()
     except RedisError as error:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify
 from psycopg import Error as DatabaseError
 from redis.exceptions import RedisError
 
-from gateway.jobs import QUEUES, queue
+from gateway.queues import QUEUES, queue
 from gateway.services import services
 from gateway.store import analytics
 

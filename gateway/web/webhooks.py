@@ -14,7 +14,8 @@ from redis.exceptions import RedisError
 
 from channels import messenger, whatsapp
 from channels.base import InboundMessage, Watermark
-from gateway import ingest, live
+from gateway import live
+from gateway.conversations import intake
 from gateway.db import transaction
 from gateway.services import services
 from gateway.store.channels import ChannelRow
@@ -49,7 +50,7 @@ def twilio_whatsapp():
     channel = twilio_channel(whatsapp.channel_address_of_inbound(request.form))
     message = whatsapp.parse_inbound(request.form)
     with services().pool.connection() as conn:
-        stored = ingest.store_inbound_message(conn, channel, message)
+        stored = intake.store_inbound_message(conn, channel, message)
     if stored is None:
         log.info("duplicate Twilio delivery of %s ignored", message.provider_message_id)
     after_commit([stored] if stored else [])
@@ -61,7 +62,7 @@ def twilio_status():
     channel = twilio_channel(whatsapp.channel_address_of_status(request.form))
     update = whatsapp.parse_status(request.form)
     with transaction(services().pool) as conn:
-        found = ingest.apply_status_update(conn, channel, update)
+        found = intake.apply_status_update(conn, channel, update)
     if found and found["changed"]:
         conversation = _conversation_of_message(found["id"])
         try:
@@ -113,11 +114,11 @@ def messenger_events():
         for event in events:
             channel = channels[event.channel_address]
             if isinstance(event, InboundMessage):
-                item = ingest.store_inbound_message(conn, channel, event)
+                item = intake.store_inbound_message(conn, channel, event)
                 if item:
                     stored.append(item)
             elif isinstance(event, Watermark):
-                conversation_id = ingest.apply_watermark(conn, channel, event)
+                conversation_id = intake.apply_watermark(conn, channel, event)
                 if conversation_id:
                     touched.add(conversation_id)
     after_commit(stored)

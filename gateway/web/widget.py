@@ -24,7 +24,8 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from redis.exceptions import RedisError
 
 from channels import web
-from gateway import ingest, live
+from gateway import live
+from gateway.conversations import intake
 from gateway.db import transaction
 from gateway.services import Services, services
 from gateway.store import visitors
@@ -166,7 +167,7 @@ def post_message():
     visitor, channel = authenticated_visitor(bearer_token())
     message = web.parse_message(channel.address, visitor, request.get_json(silent=True))
     with transaction(services().pool) as conn:
-        stored = ingest.store_inbound_message(conn, channel, message)
+        stored = intake.store_inbound_message(conn, channel, message)
         row = visitors.message_by_provider_id(conn, channel.id, message.provider_message_id)
     if stored is None:
         log.info("widget resend of message %s ignored", row["id"])

@@ -23,7 +23,7 @@ import re
 from dataclasses import replace
 
 from gateway import live
-from gateway.bot_settings import load_bot_settings
+from gateway.bot.settings import load_bot_settings
 from gateway.config import ConfigError
 from gateway.db import transaction
 from gateway.store import conversations, packets
@@ -35,7 +35,7 @@ from workers.brain.llm import (
     looks_like_json_object,
     sdk_failures,
 )
-from workers.handoff_packet import EXTRACTIVE, shorten
+from gateway.handoff.packet import EXTRACTIVE, shorten
 
 log = logging.getLogger(__name__)
 

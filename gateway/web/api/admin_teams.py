@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from flask import Blueprint, jsonify, url_for
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
-from gateway.bot_settings import load_bot_settings
-from gateway.business_hours import BusinessHours, describe_opening, validate_hours
+from gateway.bot.settings import load_bot_settings
+from gateway.handoff.hours import BusinessHours, describe_opening, validate_hours
 from gateway.db import transaction
 from gateway.services import services
 from gateway.store import agents, teams
-from gateway.web.admin_api import record_change
+from gateway.web.api.admin import record_change
 from gateway.web.bodies import json_object
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.errors import ApiError

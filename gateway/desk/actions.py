@@ -39,12 +39,12 @@ from channels.templates import (
 )
 from channels.windows import Window, window_state
 from gateway import handoff
-from gateway.business_hours import describe_opening, team_hours
+from gateway.handoff.hours import describe_opening, team_hours
 from gateway.db import transaction
 from gateway.effects import Effects
 from gateway.errors import ApiError
-from gateway.notifications import record as record_notification
-from gateway.reply_plan import VIA_EMAIL, VIA_TEMPLATE, ReplyPlan, plan_reply
+from gateway.events import record as record_notification
+from gateway.desk.reply_plan import VIA_EMAIL, VIA_TEMPLATE, ReplyPlan, plan_reply
 from gateway.services import Services
 from gateway.store import (
     agents,

@@ -10,7 +10,7 @@
 gateway/cli.py attaches both groups. The trigger commands only read: their
 database transaction is read-only, and nothing is sent or enqueued. They
 reuse the worker's own pieces (workers.inbound.judge_reply and
-conversation_state, the engine in workers.triggers) so that a dry run
+conversation_state, the engine in gateway.bot.triggers) so that a dry run
 decides exactly as process_inbound would. gateway.cli's helpers are
 imported where used: gateway.cli imports this module at its end.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 import click
 from marshmallow import ValidationError
 
-from gateway.bot_settings import CHANNEL_KINDS, load_bot_settings, save_bot_settings
+from gateway.bot.settings import CHANNEL_KINDS, load_bot_settings, save_bot_settings
 from gateway.config import ConfigError
 from gateway.store import kb
 
@@ -37,7 +37,7 @@ TEXT_PREVIEW = 70
 @contextmanager
 def read_only_database(config=None):
     """database(), with PostgreSQL refusing any write in the transaction."""
-    from gateway.cli_support import database
+    from gateway.cli.support import database
 
     with database(config) as conn:
         conn.read_only = True
@@ -76,9 +76,9 @@ def test_triggers(messages: tuple[str, ...], channel_kind: str, vip: bool, as_js
     (the bot settings' provider, else AI_PROVIDER) with the knowledge base of
     the database, as the worker would; nothing is stored or sent.
     """
-    from gateway.cli_support import load_config
+    from gateway.cli.support import load_config
     from workers.brain import responder_for
-    from workers.triggers import ConversationState, TriggerConfig
+    from gateway.bot.triggers import ConversationState, TriggerConfig
 
     config = load_config()
     with read_only_database(config) as conn:
@@ -113,7 +113,7 @@ class SimulatedConversation:
 
     def customer_says(self, text: str) -> dict:
         from workers.inbound import bot_answer, judge_reply
-        from workers.triggers import Turn, evaluate_message
+        from gateway.bot.triggers import Turn, evaluate_message
 
         turn = Turn(text=text)
         before = evaluate_message(self.state, turn, self.trigger_config)
@@ -196,7 +196,7 @@ def replay_triggers(since: datetime.date, limit: int, as_json: bool) -> None:
     by the message rules only. Compared with what happened: whether it was
     escalated, and by which rule.
     """
-    from workers.triggers import TriggerConfig
+    from gateway.bot.triggers import TriggerConfig
 
     with read_only_database() as conn:
         trigger_config = TriggerConfig.from_settings(load_bot_settings(conn))
@@ -251,7 +251,7 @@ def replay_conversation(conversation: dict, customer_messages: list[dict], trigg
     conversation_state() builds from the stored rows."""
     from workers.brain import Reply
     from workers.inbound import conversation_state, judge_reply
-    from workers.triggers import Turn, evaluate_message
+    from gateway.bot.triggers import Turn, evaluate_message
 
     row = {"status": "bot", "escalated_at": None, "low_confidence_streak": 0}
     known = {"bot_answer_count": 0, "previous_customer_texts": (), "human_offered": False,
@@ -317,7 +317,7 @@ def settings() -> None:
 @settings.command("show")
 def show_settings() -> None:
     """Print the bot settings document the bot runs with, as JSON."""
-    from gateway.cli_support import database
+    from gateway.cli.support import database
 
     with database() as conn:
         document = load_bot_settings(conn)
@@ -328,7 +328,7 @@ def show_settings() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 def set_settings(file: Path) -> None:
     """Validate FILE (a JSON bot settings document) and save it; fields left out take their defaults."""
-    from gateway.cli_support import database
+    from gateway.cli.support import database
 
     try:
         document = json.loads(file.read_text(encoding="utf-8"))

@@ -2,7 +2,7 @@
 
 gateway/cli.py attaches the group. The rules are the admin API's
 (gateway/web/admin_webhooks.py, whose checks it uses): an http(s) URL,
-events from gateway.notifications.WEBHOOK_EVENTS or '*', and the signing
+events from gateway.events.WEBHOOK_EVENTS or '*', and the signing
 secret printed once, when it is generated.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import click
 
-from gateway.cli_support import database, plural
+from gateway.cli.support import database, plural
 from gateway.store import webhooks
-from gateway.web.admin_webhooks import EVENT_CHOICES, webhook_url_problem
+from gateway.web.api.admin_webhooks import EVENT_CHOICES, webhook_url_problem
 
 
 @click.group()

@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify
 from marshmallow import Schema, ValidationError, fields, validate
 
 from channels.templates import TemplateListSchema, load_templates, templates_setting
-from gateway.bot_settings import load_bot_settings, save_bot_settings
+from gateway.bot.settings import load_bot_settings, save_bot_settings
 from gateway.db import transaction
 from gateway.services import services
 from gateway.store import channels, events

@@ -13,7 +13,7 @@ import logging
 import math
 
 from gateway.effects import Effects
-from gateway.notifications import record as record_notification
+from gateway.events import record as record_notification
 from gateway.store import assignment, conversations, events, messages, teams
 
 log = logging.getLogger(__name__)

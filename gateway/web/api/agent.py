@@ -14,7 +14,7 @@
 
 Every endpoint needs an agent (`api_auth`: the session cookie, with
 X-CSRF-Token for writes, or a personal API token). The rules of who may do
-what, and the actions themselves, are in gateway/agent_actions.py; this
+what, and the actions themselves, are in gateway/actions.py; this
 module validates bodies, runs each action in one transaction and applies its
 effects after commit.
 """
@@ -39,8 +39,9 @@ from marshmallow import (
 )
 from redis.exceptions import RedisError
 
-from gateway import agent_actions, handoff, live
-from gateway.bot_settings import load_bot_settings
+from gateway import handoff, live
+from gateway.desk import actions
+from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.services import Services, services
 from gateway.store import agents, assignment, contacts, conversations, messages, teams, tickets
@@ -189,7 +190,7 @@ def queue():
     agent = current_agent()
     team_id = QueueQuery().load(request.args)["team"]
     with services().pool.connection() as conn:
-        team_ids = agent_actions.visible_team_ids(conn, agent)
+        team_ids = actions.visible_team_ids(conn, agent)
         if team_id is not None:
             if teams.get_team(conn, team_id) is None:
                 raise ApiError(404, f"no team {team_id}")
@@ -197,7 +198,7 @@ def queue():
                 raise ApiError(403, f"you are not in team {team_id}")
             team_ids = [team_id]
         body = {"teams": assignment.waiting_counts(conn, team_ids),
-                "waiting": agent_actions.queue_of(conn, team_ids),
+                "waiting": actions.queue_of(conn, team_ids),
                 "mine": assignment.assigned_to_agent(conn, agent["id"])}
     return jsonify(jsonable(body))
 
@@ -209,9 +210,9 @@ def conversation(conversation_id: int):
     marked), contact and cross-channel history, audit trail, messaging window
     and how a reply would go now (reply_options), and its ticket."""
     with services().pool.connection() as conn:
-        found = agent_actions.seen_conversation(conn, current_agent(), conversation_id)
+        found = actions.seen_conversation(conn, current_agent(), conversation_id)
         body = _summary(conn, conversation_id)
-        context = agent_actions.reply_context(conn, found, agent_actions.now_utc())
+        context = actions.reply_context(conn, found, actions.now_utc())
         transcript, total = conversations.transcript_tail(conn, conversation_id, limit=TRANSCRIPT_LIMIT)
         contact = contacts.get_contact(conn, found["contact_id"])
         waiting = found["status"] in ("queued", "assigned") and found["first_agent_reply_at"] is None
@@ -232,11 +233,11 @@ def conversation(conversation_id: int):
     return jsonify(jsonable(body))
 
 
-def _reply_options(conn, conversation: dict, context: agent_actions.ReplyContext) -> dict:
+def _reply_options(conn, conversation: dict, context: actions.ReplyContext) -> dict:
     """How a free-text reply would go now; error says why it cannot (the
     window, or the conversation's state for this agent)."""
-    options = {**agent_actions.plan_for(context).as_json(), "email_configured": bool(services().config.smtp_url)}
-    refusal = agent_actions.reply_refusal(conn, conversation, current_agent())
+    options = {**actions.plan_for(context).as_json(), "email_configured": bool(services().config.smtp_url)}
+    refusal = actions.reply_refusal(conn, conversation, current_agent())
     if refusal is not None:
         options["error"] = refusal.message
     return options
@@ -248,13 +249,13 @@ def _reply_options(conn, conversation: dict, context: agent_actions.ReplyContext
 @bp.post("/conversations/<int:conversation_id>/claim")
 @api_auth
 def claim(conversation_id: int):
-    return _change(agent_actions.claim, conversation_id)
+    return _change(actions.claim, conversation_id)
 
 
 @bp.post("/conversations/<int:conversation_id>/assign")
 @api_auth
 def assign(conversation_id: int):
-    return _change(agent_actions.assign, conversation_id, _body(AssignBody())["agent_id"])
+    return _change(actions.assign, conversation_id, _body(AssignBody())["agent_id"])
 
 
 @bp.post("/conversations/<int:conversation_id>/transfer")
@@ -263,8 +264,8 @@ def transfer(conversation_id: int):
     body = _body(TransferBody())
     svc = services()
     with transaction(svc.pool) as conn:
-        team = agent_actions.find_team(conn, team_id=body.get("team_id"), name=body.get("team"))
-        effects = agent_actions.transfer(
+        team = actions.find_team(conn, team_id=body.get("team_id"), name=body.get("team"))
+        effects = actions.transfer(
             conn, current_agent(), conversation_id, team, note=body["note"],
             missed_chat_timeout_seconds=load_bot_settings(conn)["missed_chat_timeout_seconds"])
         summary = _summary(conn, conversation_id)
@@ -279,7 +280,7 @@ def reply(conversation_id: int):
     body = _body(ReplyBody())
     svc = services()
     with transaction(svc.pool) as conn:
-        message_id, plan, effects = agent_actions.reply(
+        message_id, plan, effects = actions.reply(
             conn, current_agent(), conversation_id, text=body.get("text"), template_name=body.get("template"),
             variables=body["variables"], by_email=body["by_email"], email_configured=bool(svc.config.smtp_url))
         message = messages.agent_view(conn, message_id)
@@ -294,7 +295,7 @@ def add_note(conversation_id: int):
     text = _body(NoteBody())["text"]
     svc = services()
     with transaction(svc.pool) as conn:
-        note_id, effects = agent_actions.add_note(conn, current_agent(), conversation_id, text)
+        note_id, effects = actions.add_note(conn, current_agent(), conversation_id, text)
         message = messages.agent_view(conn, note_id)
     effects.apply(svc.redis, svc.config)
     return jsonify(jsonable({"message": message})), 201
@@ -303,13 +304,13 @@ def add_note(conversation_id: int):
 @bp.post("/conversations/<int:conversation_id>/resolve")
 @api_auth
 def resolve(conversation_id: int):
-    return _change(agent_actions.resolve, conversation_id)
+    return _change(actions.resolve, conversation_id)
 
 
 @bp.post("/conversations/<int:conversation_id>/reopen")
 @api_auth
 def reopen(conversation_id: int):
-    return _change(agent_actions.reopen, conversation_id)
+    return _change(actions.reopen, conversation_id)
 
 
 # --- presence -------------------------------------------------------------------------------
@@ -324,8 +325,8 @@ def presence():
     wanted = _body(PresenceBody())["presence"]
     svc = services()
     with transaction(svc.pool) as conn:
-        agent, before = agent_actions.set_presence(conn, current_agent(), wanted)
-    followups = agent_actions.presence_followups(svc, agent, before)
+        agent, before = actions.set_presence(conn, current_agent(), wanted)
+    followups = actions.presence_followups(svc, agent, before)
     return jsonify(jsonable({"presence": agent["presence"], "expires_at": agent["presence_expires_at"],
                              "ttl_seconds": handoff.PRESENCE_TTL_SECONDS, "capacity": agent["capacity"],
                              **followups}))
@@ -340,7 +341,7 @@ def list_tickets():
     """Tickets of my teams (and of no team), due first; closed ones only with ?status=closed."""
     status = TicketQuery().load(request.args)["status"]
     with services().pool.connection() as conn:
-        rows = tickets.list_tickets(conn, agent_actions.visible_team_ids(conn, current_agent()), status=status)
+        rows = tickets.list_tickets(conn, actions.visible_team_ids(conn, current_agent()), status=status)
     return jsonify(jsonable({"tickets": rows}))
 
 
@@ -348,7 +349,7 @@ def list_tickets():
 @api_auth
 def get_ticket(number: int):
     with services().pool.connection() as conn:
-        return jsonify(jsonable({"ticket": agent_actions.seen_ticket(conn, current_agent(), number)}))
+        return jsonify(jsonable({"ticket": actions.seen_ticket(conn, current_agent(), number)}))
 
 
 @bp.post("/tickets/<int:number>/close")
@@ -356,7 +357,7 @@ def get_ticket(number: int):
 def close_ticket(number: int):
     svc = services()
     with transaction(svc.pool) as conn:
-        effects = agent_actions.close_ticket(conn, current_agent(), number)
+        effects = actions.close_ticket(conn, current_agent(), number)
         ticket = tickets.get_ticket(conn, number)
     effects.apply(svc.redis, svc.config)
     return jsonify(jsonable({"ticket": ticket}))
@@ -426,7 +427,7 @@ class TeamFilter:
 def hello_event(svc: Services, agent: dict) -> dict:
     with svc.pool.connection() as conn:
         me = agents.get_agent(conn, agent["id"])
-        team_ids = agent_actions.visible_team_ids(conn, agent)
+        team_ids = actions.visible_team_ids(conn, agent)
         mine = assignment.assigned_to_agent(conn, agent["id"])
         counts = assignment.waiting_counts(conn, team_ids)
     return jsonable({"type": "hello", "agent": {"id": me["id"], "name": me["name"], "presence": me["presence"],

@@ -18,7 +18,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
-from gateway import jobs
+from gateway import queues
 from gateway.store import webhooks
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,13 @@ def dispatch(redis: Redis, pending: Pending, *, slack: bool, email: bool, pipeli
 
 
 def _enqueue(redis: Redis, pipe: Pipeline, pending: Pending, *, slack: bool, email: bool) -> None:
-    low = jobs.queue(redis, "low")
+    low = queues.queue(redis, "low")
     for delivery_id in pending.delivery_ids:
-        jobs.enqueue_webhook_delivery(redis, delivery_id, pipeline=pipe)
+        queues.enqueue_webhook_delivery(redis, delivery_id, pipeline=pipe)
     if pending.event in ALERT_EVENTS and slack:
         low.enqueue("workers.notify.post_to_slack", pending.event, pending.conversation_id, pending.summary,
-                    retry=jobs.CRASH_RETRY, pipeline=pipe, description=f"Slack: {pending.event}")
+                    retry=queues.CRASH_RETRY, pipeline=pipe, description=f"Slack: {pending.event}")
     if pending.event in ALERT_EVENTS and email and pending.team_id is not None:
         low.enqueue("workers.notify.email_team", pending.event, pending.conversation_id, pending.team_id,
-                    pending.summary, retry=jobs.CRASH_RETRY, pipeline=pipe,
+                    pending.summary, retry=queues.CRASH_RETRY, pipeline=pipe,
                     description=f"email the team: {pending.event}")

@@ -28,12 +28,12 @@ from flask import Blueprint, jsonify, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate
 from redis.exceptions import RedisError
 
-from gateway import jobs
+from gateway import queues
 from gateway.db import transaction
-from gateway.notifications import WEBHOOK_EVENTS, envelope
+from gateway.events import WEBHOOK_EVENTS, envelope
 from gateway.services import services
 from gateway.store import webhooks
-from gateway.web.admin_api import record_change
+from gateway.web.api.admin import record_change
 from gateway.web.bodies import json_object
 from gateway.web.auth import api_auth
 from gateway.web.errors import ApiError
@@ -108,7 +108,7 @@ def _active_subscription(conn, subscription_id: int) -> dict:
 
 def _enqueue(delivery_id: int) -> None:
     try:
-        jobs.enqueue_webhook_delivery(services().redis, delivery_id)
+        queues.enqueue_webhook_delivery(services().redis, delivery_id)
     except RedisError as error:
         log.warning("could not enqueue webhook delivery %s (Redis: %s); the sweeper will send it",
                     delivery_id, error)

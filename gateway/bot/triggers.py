@@ -15,7 +15,7 @@ the later rules still escalate):
 1. human_request      the customer asks for a person, in any phrasing, or
                       presses "Talk to an agent" (payload TALK_TO_AGENT), or
                       says yes right after the bot offered a person
-2. trigger_phrase     an admin pattern matches a sentence (gateway.bot_settings)
+2. trigger_phrase     an admin pattern matches a sentence (gateway.bot.settings)
 3. low_confidence     `low_confidence_streak` answers in a row below the
                       threshold, and the next one is low too (evaluate_reply)
    model_needs_human  the responder itself says a person is needed (evaluate_reply)
@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.bot_settings import PRIORITIES, validate_bot_settings
+from gateway.bot.settings import PRIORITIES, validate_bot_settings
 from workers.brain.kb import fold, terms
 
 # The payload of the "Talk to an agent" button on every channel: the

@@ -11,7 +11,7 @@
 
 gateway/cli.py attaches `team` to `handoff` and the two agent commands to
 its `agent` group. They validate with the admin API's own schemas and show
-teams as it does (gateway.web.admin_teams), so both say the same thing.
+teams as it does (gateway.web.api.admin_teams), so both say the same thing.
 
 Presence set here lasts --for a while (8 hours by default): no inbox
 heartbeat keeps it alive. A presence change enqueues the job that tends
@@ -30,13 +30,13 @@ from marshmallow import ValidationError
 from redis import Redis
 from redis.exceptions import RedisError
 
-from gateway.business_hours import DAY_NAMES, DAYS, validate_hours
-from gateway.cli_support import database, load_config, one_line, plural
-from gateway.cli_triggers import field_errors
+from gateway.handoff.hours import DAY_NAMES, DAYS, validate_hours
+from gateway.cli.support import database, load_config, one_line, plural
+from gateway.cli.triggers import field_errors
 from gateway.config import Config
-from gateway.jobs import queue
+from gateway.queues import queue
 from gateway.store import agents, teams
-from gateway.web.admin_teams import (
+from gateway.web.api.admin_teams import (
     MAX_CAPACITY,
     TeamSchema,
     opening_status,

@@ -20,8 +20,8 @@ from channels.templates import (
     load_templates,
     templates_setting,
 )
-from gateway.cli_support import database
-from gateway.cli_triggers import field_errors
+from gateway.cli.support import database
+from gateway.cli.triggers import field_errors
 from gateway.store.channels import (
     ChannelRow,
     get_channel,

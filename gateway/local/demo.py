@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from channels.web import new_widget_key
-from gateway.kb_import import articles_from_text, save_articles
+from gateway.bot.articles import articles_from_text, save_articles
 from gateway.store.agents import create_agent
 from gateway.store.channels import ChannelRow, create_channel, get_channel
 from gateway.store.settings import get_setting, put_setting
@@ -43,9 +43,9 @@ class DemoSeed:
 
 
 def sample_articles() -> list:
-    """The sample knowledge base of the fictional shop (gateway/demo_kb/*.md)."""
+    """The sample knowledge base of the fictional shop (gateway/local/demo_kb/*.md)."""
     drafts = []
-    folder = resources.files("gateway") / "demo_kb"
+    folder = resources.files("gateway.local") / "demo_kb"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".md"):
             drafts += articles_from_text(entry.read_text(encoding="utf-8"), f"demo:{entry.name}", markdown=True)

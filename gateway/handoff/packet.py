@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from channels.windows import window_state
-from gateway.bot_settings import load_bot_settings
+from gateway.bot.settings import load_bot_settings
 from gateway.store import packets
-from workers.brain.details import KINDS, merge_details
+from gateway.bot.details import KINDS, merge_details
 from workers.brain.kb import SENTENCE_END, small_talk_kind, terms
-from workers.triggers import (
+from gateway.bot.triggers import (
     SENTIMENT_TEXT_LIMIT,
     TALK_TO_AGENT,
     ConversationState,

@@ -19,9 +19,9 @@ import logging
 from datetime import datetime, timedelta
 
 from gateway import handoff
-from gateway.business_hours import describe_opening, team_hours
+from gateway.handoff.hours import describe_opening, team_hours
 from gateway.effects import Effects
-from gateway.notifications import record as record_notification
+from gateway.events import record as record_notification
 from gateway.store import (
     assignment,
     contacts,
@@ -33,8 +33,8 @@ from gateway.store import (
 )
 from gateway.store.channels import get_channel
 from workers.brain.summary import ASK_FOR_SUMMARY
-from workers.handoff_packet import build_packet
-from workers.triggers import Decision
+from gateway.handoff.packet import build_packet
+from gateway.bot.triggers import Decision
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from psycopg import errors as pg_errors
 from redis import Redis
 from redis.exceptions import RedisError
 
-from gateway.cli_support import (
+from gateway.cli.support import (
     database,
     load_config,
     one_line,
@@ -33,7 +33,7 @@ from gateway.cli_support import (
     require_database_url,
 )
 from gateway.config import ConfigError
-from gateway.jobs import QUEUES
+from gateway.queues import QUEUES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 CHANNEL_MODES = ("bot_only", "hybrid", "offline_or_missed")
@@ -99,7 +99,7 @@ def worker(burst: bool, queues: list[str]) -> None:
     It forks a work-horse per job. SIGTERM or Ctrl-C: finish the current job,
     then exit; a second one stops at once.
     """
-    from gateway.jobs import ForkingWorker, queue
+    from gateway.queues import ForkingWorker, queue
     from workers import context, schedule
     from workers.inbound import warm_up
 
@@ -457,7 +457,7 @@ def kb_import(files: tuple[Path, ...]) -> None:
     any other file is one article. Importing the same files again updates
     their articles instead of adding copies.
     """
-    from gateway.kb_import import (
+    from gateway.bot.articles import (
         UnreadableFile,
         expand_paths,
         read_articles,
@@ -491,28 +491,24 @@ from bench.cli import bench  # noqa: E402 - its own module; attached last, like 
 
 main.add_command(bench)
 
-from gateway.cli_run import run  # noqa: E402 - imports this module's helpers
-from gateway.cli_triggers import settings, triggers  # noqa: E402 - imports this module's helpers
+from gateway.cli.run import run  # noqa: E402 - imports this module's helpers
+from gateway.cli.triggers import settings, triggers  # noqa: E402 - imports this module's helpers
 
 main.add_command(run)
 
 main.add_command(triggers)
 main.add_command(settings)
 
-from gateway.cli_teams import agent_capacity, agent_status, team  # noqa: E402 - imports this module's helpers
+from gateway.cli.teams import agent_capacity, agent_status, team  # noqa: E402 - imports this module's helpers
 
 main.add_command(team)
 agent.add_command(agent_status)
 agent.add_command(agent_capacity)
 
-from gateway.cli_templates import template  # noqa: E402 - imports this module's helpers
+from gateway.cli.templates import template  # noqa: E402 - imports this module's helpers
 
 channel.add_command(template)
 
-from gateway.cli_webhooks import webhook  # noqa: E402 - imports this module's helpers
+from gateway.cli.webhooks import webhook  # noqa: E402 - imports this module's helpers
 
 main.add_command(webhook)
-
-
-if __name__ == "__main__":  # `python -m gateway.cli`, as `handoff run` starts its worker
-    main(prog_name="handoff")

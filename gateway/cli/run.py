@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import click
 import psycopg
 
-from gateway.cli_support import database, one_line, plural
+from gateway.cli.support import database, one_line, plural
 from gateway.config import Config, ConfigError
 
 # How long `handoff run` waits for /readyz, and for children to stop before SIGKILL.
@@ -159,7 +159,7 @@ def run(port: int, host: str, data_dir: Path, demo: bool) -> None:
     without REDIS_URL an embedded Valkey (data in ./var/valkey); then it applies
     the migrations, seeds the demo once, and runs the web server and a worker.
     """
-    from gateway.supervisor import (
+    from gateway.local.supervisor import (
         AlreadyRunning,
         RunLock,
         SignalWatch,
@@ -219,7 +219,7 @@ def run_until_stopped(running: ExitStack, supervisor, signals, login: UnshownLog
                    host: str, port: int, demo: bool) -> NoReturn:
     """Start everything, each stop registered on `running`, and supervise; ends
     by raising: StopRequested (a signal), ChildExited, or a ClickException."""
-    from gateway import embedded
+    from gateway.local import embedded
     from gateway.migrate import apply_migrations
 
     echo = click.echo
@@ -281,7 +281,7 @@ def run_until_stopped(running: ExitStack, supervisor, signals, login: UnshownLog
     signals.check()
     seed = None
     if demo:
-        from gateway.demo import seed_demo
+        from gateway.local.demo import seed_demo
 
         with database(config) as conn:
             seed = seed_demo(conn)
