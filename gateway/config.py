@@ -19,6 +19,8 @@ class ConfigError(ValueError):
 
 
 AI_PROVIDERS = ("kb", "openai", "anthropic")
+# The providers that call a language model (which also writes handoff summaries).
+LLM_PROVIDERS = ("openai", "anthropic")
 
 
 @dataclass(frozen=True)

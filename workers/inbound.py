@@ -17,12 +17,10 @@ reply per inbound message), however often its job runs.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from channels.whatsapp import load_client_modules
 from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.effects import Effects
@@ -31,7 +29,7 @@ from gateway.store import conversations, events, kb, messages, tickets
 from workers import context
 from workers.brain import Reply, Responder, responder_for
 from gateway.bot.details import extract_details, merge_details
-from workers.brain.kb import SMALL_TALK_REPLIES, knowledge_base
+from workers.brain.kb import SMALL_TALK_REPLIES
 from gateway.handoff.escalate import escalate_conversation, team_available
 from gateway.bot.triggers import (
     TALK_TO_AGENT,
@@ -43,7 +41,6 @@ from gateway.bot.triggers import (
     evaluate_message,
     evaluate_reply,
     humans_first,
-    sentiment_analyzer,
 )
 
 log = logging.getLogger(__name__)
@@ -186,29 +183,6 @@ def _message_created(conn, message: dict):
         {"message_id": message["id"], "conversation_id": message["conversation_id"], "sender": "customer",
          "text": message["text"], "attachments": message["attachments"], "created_at": message["created_at"]},
         conversation_id=message["conversation_id"])
-
-
-# Every module a job runs from (the rest are imported by these).
-JOB_MODULES = ("workers.outbound", "workers.schedule", "workers.notify", "workers.brain.summary")
-
-
-def warm_up(conn, config) -> None:
-    """Build, once, what every job needs: the job modules and the lazily
-    loaded parts of the twilio client, the responder (and its SDK), the
-    compiled trigger settings, the knowledge-base index, the sentiment lexicon.
-
-    Called in the worker's parent process: RQ forks a work-horse per job, and
-    each inherits these instead of rebuilding them (tens of milliseconds a job;
-    about 100 ms for a send's imports). A knowledge base or settings changed
-    later are rebuilt per job until the worker restarts."""
-    for module in JOB_MODULES:
-        importlib.import_module(module)
-    load_client_modules()
-    settings = load_bot_settings(conn)
-    responder_for(replace(config, ai_provider=settings["provider"] or config.ai_provider))
-    TriggerConfig.from_settings(settings)
-    knowledge_base(kb.list_articles(conn))
-    sentiment_analyzer()
 
 
 def lock_unprocessed(conn, message_id: int) -> tuple[dict, dict] | str:

@@ -7,37 +7,27 @@ unprocessed or unsent in the database, a webhook still undelivered; the
 sweeper finds it and enqueues it again. Jobs are idempotent, so a re-enqueue
 of a job that was merely slow does no harm.
 
-Waiting conversations climb the missed-chat ladder (check_missed_chat,
-scheduled through RQ's scheduler at each step; tend_waiting every sweep
-catches what a lost schedule missed), are taken from agents who went
-offline, auto-assigned when someone is free, and hear their place in line.
+Waiting conversations are tended (gateway/handoff/ladder.py) by
+check_missed_chat, scheduled through RQ's scheduler at each step of the
+missed-chat ladder, and by tend_waiting every sweep, which catches what a
+lost schedule missed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from redis import Redis
 from redis.exceptions import RedisError
 
-from gateway import handoff, queues
+from gateway import queues
 from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
-from gateway.effects import Effects
-from gateway.events import record as record_notification
-from gateway.store import (
-    agents,
-    assignment,
-    conversations,
-    events,
-    messages,
-    teams,
-    webhooks,
-)
+from gateway.handoff.ladder import tend_conversation
+from gateway.store import assignment, conversations, messages, webhooks
 from workers import context
-from gateway.handoff.escalate import open_ticket
 
 log = logging.getLogger(__name__)
 
@@ -115,104 +105,3 @@ def tend_waiting(now_iso: str | None = None) -> dict:
         effects.apply(ctx.redis, ctx.config)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
-
-
-def tend_conversation(conn, conversation: dict, settings: dict, now: datetime) -> tuple[Effects, str]:
-    """One step for one waiting conversation (locked by the caller)."""
-    effects = Effects(conversation["id"])
-    if conversation["status"] not in ("queued", "assigned") or conversation["first_agent_reply_at"] is not None:
-        return effects, "not waiting"
-    timeout = timedelta(seconds=settings["missed_chat_timeout_seconds"])
-    waited = now - conversation["escalated_at"]
-    stage = conversation["missed_stage"]
-    if conversation["assignee_id"] is not None and assignee_offline(conn, conversation["assignee_id"]):
-        conversation = handoff.reassign_away(conn, conversation, effects, reason="assignee_offline")
-    # An agent who just took the conversation (claimed it, or got it from the
-    # ladder's first step) has a whole timeout to answer before the next step.
-    assignee_had_time = conversation["assignee_id"] is None or conversation["assigned_at"] is None \
-        or now - conversation["assigned_at"] >= timeout
-    if stage == 0 and waited >= timeout and assignee_had_time:
-        return effects, missed_once(conn, conversation, effects, settings, waited)
-    if stage == 1 and waited >= 2 * timeout and assignee_had_time:
-        return effects, missed_twice(conn, conversation, effects, settings, waited, now)
-    if conversation["status"] == "queued" and conversation["assignee_id"] is None:
-        assigned = handoff.auto_assign(conn, conversation, effects)
-        if assigned:
-            return effects, "assigned"
-    if queue_update_due(conn, conversation, settings, now):
-        handoff.tell_place_in_line(conn, conversation, effects, first=False, team_name=_team_name(conn, conversation))
-        return effects, "told place in line"
-    return effects, "waiting"
-
-
-def missed_once(conn, conversation: dict, effects: Effects, settings: dict, waited: timedelta) -> str:
-    """First step: alert the team again and take the conversation from an
-    assignee who did not answer; on offline_or_missed channels the bot starts
-    helping the customer."""
-    _record_missed(conn, conversation, effects, stage=1, waited=waited)
-    if conversation["assignee_id"] is not None:
-        conversation = handoff.reassign_away(conn, conversation, effects, reason="missed_chat")
-    if conversation["mode"] == "offline_or_missed":
-        _bot_helps_meanwhile(conn, conversation, effects,
-                             "Everyone is busy right now, so I'll try to help meanwhile. "
-                             "You keep your place in line, and a person will reply here.")
-    effects.schedule("workers.schedule.check_missed_chat", conversation["id"],
-                     delay_seconds=settings["missed_chat_timeout_seconds"])
-    return "missed: team alerted"
-
-
-def missed_twice(conn, conversation: dict, effects: Effects, settings: dict, waited: timedelta,
-                 now: datetime) -> str:
-    """Second step: tell the customer honestly, then a ticket or the bot, as configured."""
-    _record_missed(conn, conversation, effects, stage=2, waited=waited)
-    team = teams.get_team(conn, conversation["team_id"]) if conversation["team_id"] else None
-    if settings["missed_chat_action"] == "ticket":
-        open_ticket(conn, conversation, team, effects, why="missed", settings=settings, now=now)
-        return "missed: ticket"
-    _bot_helps_meanwhile(conn, conversation, effects,
-                         f"I'm sorry, it's taking longer than usual for {handoff.team_words(team and team['name'])} "
-                         "to answer. You keep your place in line and a person will reply here; meanwhile I'll "
-                         "try to help with anything I can.")
-    return "missed: bot helps"
-
-
-def assignee_offline(conn, agent_id: int) -> bool:
-    agent = agents.get_agent(conn, agent_id)
-    return agent is None or agent["presence"] != "online"
-
-
-def queue_update_due(conn, conversation: dict, settings: dict, now: datetime) -> bool:
-    """Tell the customer their place again when it improved materially (two
-    places, or to the front) or after queue_update_seconds."""
-    told, told_at = conversation["queue_notice_position"], conversation["queue_notice_at"]
-    if told is None or told_at is None:
-        return False
-    position = assignment.queue_position(conn, conversation["id"])
-    improved = position < told and (told - position >= 2 or position == 1)
-    return improved or now - told_at >= timedelta(seconds=settings["queue_update_seconds"])
-
-
-def _record_missed(conn, conversation: dict, effects: Effects, *, stage: int, waited: timedelta) -> None:
-    conversations.set_missed_stage(conn, conversation["id"], stage)
-    detail = {"stage": stage, "waited_seconds": int(waited.total_seconds()), "assignee_id": conversation["assignee_id"]}
-    events.record_event(conn, "conversation.missed", conversation_id=conversation["id"], detail=detail)
-    effects.publish("conversation.missed", team_id=conversation["team_id"], **detail)
-    effects.notify(record_notification(
-        conn, "conversation.missed", {"conversation_id": conversation["id"], **detail},
-        summary=f"Missed chat: conversation {conversation['id']} has waited {int(waited.total_seconds() // 60)} "
-                "minutes for a person",
-        conversation_id=conversation["id"], team_id=conversation["team_id"]))
-    log.warning("conversation %s: missed chat, stage %s", conversation["id"], stage)
-
-
-def _bot_helps_meanwhile(conn, conversation: dict, effects: Effects, text: str) -> None:
-    conversations.set_bot_fallback(conn, conversation["id"])
-    effects.send(messages.insert_outbound(
-        conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
-        text=text, metadata={"missed_chat": True}))
-    effects.schedule("workers.inbound.answer_waiting", conversation["id"])
-
-
-def _team_name(conn, conversation: dict) -> str | None:
-    team = teams.get_team(conn, conversation["team_id"]) if conversation["team_id"] else None
-    return team["name"] if team else None

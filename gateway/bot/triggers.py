@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.bot.settings import PRIORITIES, validate_bot_settings
-from workers.brain.kb import fold, terms
+from gateway.bot.text import fold, normalize, terms
 
 # The payload of the "Talk to an agent" button on every channel: the
 # Messenger quick reply/postback, the WhatsApp button, the widget button.
@@ -105,22 +105,12 @@ class Decision:
 
 # --- text normalization and the two wildcard syntaxes ---------------------------------
 
-# Words: letters and digits of any script. Apostrophes join what they
-# separate ("don't" is "dont"), as in the knowledge base's analysis.
-_WORD = re.compile(r"[^\W_]+")
 _PATTERN_TOKEN = re.compile(r"(?:[^\W_]|\*)+")
 _SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]*")
-_NO_APOSTROPHES = str.maketrans("", "", "'`\u2019\u2018\u02bc")
-
-
-def normalize(text: str) -> str:
-    """Lowercase words without accents or punctuation, one space apart:
-    "Réel AGENT, s'il vous plaît!" -> "reel agent sil vous plait"."""
-    return " ".join(_WORD.findall(fold(text.translate(_NO_APOSTROPHES))))
 
 
 def _pattern_tokens(pattern: str) -> list[str]:
-    return _PATTERN_TOKEN.findall(fold(pattern.translate(_NO_APOSTROPHES)))
+    return _PATTERN_TOKEN.findall(fold(pattern))
 
 
 # Wildcards: the regex, and its lazy form for finding the leftmost place

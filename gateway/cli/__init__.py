@@ -101,7 +101,7 @@ def worker(burst: bool, queues: list[str]) -> None:
     """
     from gateway.queues import ForkingWorker, queue
     from workers import context, schedule
-    from workers.inbound import warm_up
+    from workers.warmup import warm_up
 
     config = load_config()
     try:

@@ -36,12 +36,7 @@ from gateway.cli.triggers import field_errors
 from gateway.config import Config
 from gateway.queues import queue
 from gateway.store import agents, teams
-from gateway.web.api.admin_teams import (
-    MAX_CAPACITY,
-    TeamSchema,
-    opening_status,
-    teams_overview,
-)
+from gateway.handoff.teams import MAX_CAPACITY, TeamSchema, opening_status, teams_overview
 
 DEFAULT_PRESENCE_FOR = timedelta(hours=8)
 MAX_PRESENCE_FOR = timedelta(days=30)

@@ -5,9 +5,10 @@ with what priority); this module does it:
 
 - the conversation goes to the team's queue, with the handoff packet for the
   agent and an audit event naming the rule that fired;
-- if the team is open (business hours) and someone is online: auto-assigned
-  round-robin where the team works that way, and the customer is told their
-  place in line and the estimated wait; a missed-chat check is scheduled;
+- if the team is available (availability.py): auto-assigned round-robin
+  where the team works that way, and the customer is told their place in
+  line and the estimated wait; a missed-chat check is scheduled. A transfer
+  queues the conversation for its new team the same way;
 - otherwise it becomes a ticket, and the customer is told honestly that the
   team is offline, when it is back, the ticket number and how the answer
   will reach them.
@@ -18,30 +19,22 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from gateway import handoff
-from gateway.handoff.hours import describe_opening, team_hours
+from gateway.bot.triggers import Decision
+from gateway.config import LLM_PROVIDERS
 from gateway.effects import Effects
 from gateway.events import record as record_notification
-from gateway.store import (
-    assignment,
-    contacts,
-    conversations,
-    events,
-    messages,
-    teams,
-    tickets,
-)
-from gateway.store.channels import get_channel
-from workers.brain.summary import ASK_FOR_SUMMARY
+from gateway.handoff import assign, wording
+from gateway.handoff.availability import Availability, team_availability
+from gateway.handoff.hours import describe_opening, team_hours
 from gateway.handoff.packet import build_packet
-from gateway.bot.triggers import Decision
+from gateway.store import assignment, contacts, conversations, events, messages, teams, tickets
+from gateway.store.channels import get_channel
 
 log = logging.getLogger(__name__)
 
 # Channel modes where the bot keeps answering simple questions while a
 # ticket or a missed chat waits for a person.
 BOT_WAITS_WITH_CUSTOMER = ("hybrid", "offline_or_missed")
-CHANNEL_WORDS = {"whatsapp": "here on WhatsApp", "messenger": "here on Messenger", "web": "here in this chat"}
 
 
 def escalate_conversation(conn, conversation: dict, decision: Decision, message_id: int | None, *,
@@ -57,7 +50,7 @@ def escalate_conversation(conn, conversation: dict, decision: Decision, message_
     packet = build_packet(conn, conversation["id"], now=now)
     conversations.store_handoff_packet(conn, conversation["id"], packet)
     conversation = {**conversation, "handoff_packet": packet}
-    if (settings["provider"] or ai_provider) in ASK_FOR_SUMMARY:  # the extractive summary, until the LLM's is ready
+    if (settings["provider"] or ai_provider) in LLM_PROVIDERS:  # the extractive summary, until the LLM's is ready
         effects.schedule("workers.brain.summary.summarize_handoff", conversation["id"])
     events.record_event(conn, "conversation.escalated", conversation_id=conversation["id"], message_id=message_id,
                         detail=detail)
@@ -69,24 +62,48 @@ def escalate_conversation(conn, conversation: dict, decision: Decision, message_
                 f"({packet['trigger']['explanation']}, priority {conversation['priority']})"))
     log.info("conversation %s escalated to %s (%s, priority %s)", conversation["id"], team["name"],
              decision.rule, conversation["priority"])
-    hours = team_hours(team)
-    if not hours.is_open(now):
-        open_ticket(conn, conversation, team, effects, why="closed", settings=settings, now=now)
-    elif assignment.team_availability(conn, team["id"])["online"] == 0:
-        open_ticket(conn, conversation, team, effects, why="nobody_online", settings=settings, now=now)
+    available = team_availability(conn, team, now)
+    if available.live:
+        queue_for_team(conn, conversation, team, effects, available, opening=wording.connecting(team["name"]),
+                       missed_chat_timeout_seconds=settings["missed_chat_timeout_seconds"])
     else:
-        handoff.auto_assign(conn, conversation, effects)
-        handoff.tell_place_in_line(conn, conversation, effects, first=True, team_name=team["name"])
-        effects.schedule("workers.schedule.check_missed_chat", conversation["id"],
-                         delay_seconds=settings["missed_chat_timeout_seconds"])
+        open_ticket(conn, conversation, team, effects, why=available.why_not, settings=settings, now=now)
     return effects
 
 
 def team_available(conn, team_name: str, now: datetime) -> bool:
-    """Open by its business hours, with someone online (an unknown team is neither)."""
-    team = teams.team_by_name(conn, team_name)
-    return team is not None and team_hours(team).is_open(now) \
-        and assignment.team_availability(conn, team["id"])["online"] > 0
+    """Whether the team named so can take a conversation live now (an unknown team cannot)."""
+    return team_availability(conn, teams.team_by_name(conn, team_name), now).live
+
+
+def queue_for_team(conn, conversation: dict, team: dict, effects: Effects, available: Availability, *,
+                   opening: str, missed_chat_timeout_seconds: float) -> None:
+    """The conversation waits for a person of this (available) team, as an
+    escalation or a transfer leaves it: auto-assigned if the team works that
+    way, the customer told their place in line after `opening`, and the
+    missed-chat ladder started."""
+    assign.auto_assign(conn, conversation, effects)
+    tell_place_in_line(conn, conversation, effects, available, opening=opening)
+    effects.schedule("workers.schedule.check_missed_chat", conversation["id"],
+                     delay_seconds=missed_chat_timeout_seconds)
+
+
+def tell_place_in_line(conn, conversation: dict, effects: Effects, available: Availability, *,
+                       opening: str | None = None, position: int | None = None) -> None:
+    """The customer's place in line and the estimated wait, on their channel:
+    after `opening` the first time, as an update otherwise (opening None).
+    `position`: the place if the caller knows it already."""
+    if position is None:
+        position = assignment.queue_position(conn, conversation["id"])
+    minutes = available.wait_minutes(position)
+    conversations.record_queue_notice(conn, conversation["id"], position)
+    effects.send(messages.insert_outbound(
+        conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
+        text=wording.place_in_line(position, minutes, opening=opening),
+        metadata={"queue": {"position": position, "minutes": minutes}},
+    ))
+
+
 
 
 def open_ticket(conn, conversation: dict, team: dict | None, effects: Effects, *, why: str, settings: dict,
@@ -117,7 +134,7 @@ def open_ticket(conn, conversation: dict, team: dict | None, effects: Effects, *
          "handoff_packet": conversation.get("handoff_packet")},
         summary=f"Ticket #{ticket['number']} ({why.replace('_', ' ')}): {ticket['subject']}",
         conversation_id=conversation["id"], team_id=ticket["team_id"]))
-    text = offline_notice(team["name"] if team else None, why=why,
+    text = wording.offline_notice(team["name"] if team else None, why=why,
                           reopens=describe_opening(reopens, now, hours) if reopens else None,
                           number=ticket["number"], channel_kind=channel_kind, email=email)
     effects.send(messages.insert_outbound(
@@ -126,28 +143,6 @@ def open_ticket(conn, conversation: dict, team: dict | None, effects: Effects, *
     ))
     log.info("conversation %s: ticket #%s (%s)", conversation["id"], ticket["number"], why)
     return ticket
-
-
-def offline_notice(team_name: str | None, *, why: str, reopens: str | None, number: int, channel_kind: str,
-                   email: str | None) -> str:
-    """What the customer is told when nobody can answer now: why, when the
-    team is back, the ticket number, and how the answer will reach them."""
-    team = handoff.team_words(team_name)
-    if why == "closed":
-        opening = f"{team[0].upper()}{team[1:]} is offline right now"
-        opening += f" and back {reopens}." if reopens else "."
-    elif why == "nobody_online":
-        opening = f"Nobody from {team} is available right now."
-    else:
-        opening = f"I'm sorry, nobody from {team} could pick up your conversation in time."
-    reply = f"I've created ticket #{number} for you, and a person will reply {CHANNEL_WORDS[channel_kind]}"
-    if email:
-        reply += f" or by email to {email}."
-    elif channel_kind == "web":
-        reply += ". If you may leave this page, tell me your email address and we'll answer there."
-    else:
-        reply += "."
-    return f"{opening} {reply}"
 
 
 def ticket_subject(conn, conversation_id: int) -> str:

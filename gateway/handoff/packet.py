@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 
 from channels.windows import window_state
 from gateway.bot.settings import load_bot_settings
-from gateway.store import packets
 from gateway.bot.details import KINDS, merge_details
-from workers.brain.kb import SENTENCE_END, small_talk_kind, terms
+from gateway.bot.text import SENTENCE_END, small_talk_kind, terms
 from gateway.bot.triggers import (
     SENTIMENT_TEXT_LIMIT,
     TALK_TO_AGENT,
@@ -30,6 +29,7 @@ from gateway.bot.triggers import (
     sentiment_analyzer,
     vip_reason,
 )
+from gateway.store import packets
 
 EXTRACTIVE = "extractive"
 BOT_TRIED_LIMIT = 5          # the bot's latest answers listed

@@ -14,7 +14,7 @@
 
 Every endpoint needs an agent (`api_auth`: the session cookie, with
 X-CSRF-Token for writes, or a personal API token). The rules of who may do
-what, and the actions themselves, are in gateway/actions.py; this
+what, and the actions themselves, are in gateway/desk/; this
 module validates bodies, runs each action in one transaction and applies its
 effects after commit.
 """
@@ -39,8 +39,13 @@ from marshmallow import (
 )
 from redis.exceptions import RedisError
 
-from gateway import handoff, live
-from gateway.desk import actions
+from gateway import live
+from gateway.desk import access, actions, views
+from gateway.desk.presence import PRESENCE_TTL_SECONDS, presence_followups, set_presence
+from gateway.desk.reply import ReplyContext, plan_for, reply_context, reply_refusal
+from gateway.desk.reply import reply as send_reply
+from gateway.desk.actions import now_utc
+from gateway.handoff.availability import queue_status
 from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.services import Services, services
@@ -190,7 +195,7 @@ def queue():
     agent = current_agent()
     team_id = QueueQuery().load(request.args)["team"]
     with services().pool.connection() as conn:
-        team_ids = actions.visible_team_ids(conn, agent)
+        team_ids = access.visible_team_ids(conn, agent)
         if team_id is not None:
             if teams.get_team(conn, team_id) is None:
                 raise ApiError(404, f"no team {team_id}")
@@ -198,7 +203,7 @@ def queue():
                 raise ApiError(403, f"you are not in team {team_id}")
             team_ids = [team_id]
         body = {"teams": assignment.waiting_counts(conn, team_ids),
-                "waiting": actions.queue_of(conn, team_ids),
+                "waiting": views.queue_of(conn, team_ids),
                 "mine": assignment.assigned_to_agent(conn, agent["id"])}
     return jsonify(jsonable(body))
 
@@ -210,13 +215,15 @@ def conversation(conversation_id: int):
     marked), contact and cross-channel history, audit trail, messaging window
     and how a reply would go now (reply_options), and its ticket."""
     with services().pool.connection() as conn:
-        found = actions.seen_conversation(conn, current_agent(), conversation_id)
+        now = now_utc()
+        found = access.seen_conversation(conn, current_agent(), conversation_id)
         body = _summary(conn, conversation_id)
-        context = actions.reply_context(conn, found, actions.now_utc())
+        context = reply_context(conn, found, now)
         transcript, total = conversations.transcript_tail(conn, conversation_id, limit=TRANSCRIPT_LIMIT)
         contact = contacts.get_contact(conn, found["contact_id"])
         waiting = found["status"] in ("queued", "assigned") and found["first_agent_reply_at"] is None
-        position, minutes = handoff.queue_status(conn, found) if waiting else (None, None)
+        team = teams.get_team(conn, found["team_id"]) if found["team_id"] else None
+        position, minutes = queue_status(conn, found, team, now) if waiting else (None, None)
         body.update(
             handoff_packet=found["handoff_packet"],
             queue={"position": position, "minutes": minutes} if waiting else None,
@@ -233,11 +240,11 @@ def conversation(conversation_id: int):
     return jsonify(jsonable(body))
 
 
-def _reply_options(conn, conversation: dict, context: actions.ReplyContext) -> dict:
+def _reply_options(conn, conversation: dict, context: ReplyContext) -> dict:
     """How a free-text reply would go now; error says why it cannot (the
     window, or the conversation's state for this agent)."""
-    options = {**actions.plan_for(context).as_json(), "email_configured": bool(services().config.smtp_url)}
-    refusal = actions.reply_refusal(conn, conversation, current_agent())
+    options = {**plan_for(context).as_json(), "email_configured": bool(services().config.smtp_url)}
+    refusal = reply_refusal(conn, conversation, current_agent())
     if refusal is not None:
         options["error"] = refusal.message
     return options
@@ -280,7 +287,7 @@ def reply(conversation_id: int):
     body = _body(ReplyBody())
     svc = services()
     with transaction(svc.pool) as conn:
-        message_id, plan, effects = actions.reply(
+        message_id, plan, effects = send_reply(
             conn, current_agent(), conversation_id, text=body.get("text"), template_name=body.get("template"),
             variables=body["variables"], by_email=body["by_email"], email_configured=bool(svc.config.smtp_url))
         message = messages.agent_view(conn, message_id)
@@ -325,10 +332,10 @@ def presence():
     wanted = _body(PresenceBody())["presence"]
     svc = services()
     with transaction(svc.pool) as conn:
-        agent, before = actions.set_presence(conn, current_agent(), wanted)
-    followups = actions.presence_followups(svc, agent, before)
+        agent, before = set_presence(conn, current_agent(), wanted)
+    followups = presence_followups(svc, agent, before)
     return jsonify(jsonable({"presence": agent["presence"], "expires_at": agent["presence_expires_at"],
-                             "ttl_seconds": handoff.PRESENCE_TTL_SECONDS, "capacity": agent["capacity"],
+                             "ttl_seconds": PRESENCE_TTL_SECONDS, "capacity": agent["capacity"],
                              **followups}))
 
 
@@ -341,7 +348,7 @@ def list_tickets():
     """Tickets of my teams (and of no team), due first; closed ones only with ?status=closed."""
     status = TicketQuery().load(request.args)["status"]
     with services().pool.connection() as conn:
-        rows = tickets.list_tickets(conn, actions.visible_team_ids(conn, current_agent()), status=status)
+        rows = tickets.list_tickets(conn, access.visible_team_ids(conn, current_agent()), status=status)
     return jsonify(jsonable({"tickets": rows}))
 
 
@@ -349,7 +356,7 @@ def list_tickets():
 @api_auth
 def get_ticket(number: int):
     with services().pool.connection() as conn:
-        return jsonify(jsonable({"ticket": actions.seen_ticket(conn, current_agent(), number)}))
+        return jsonify(jsonable({"ticket": access.seen_ticket(conn, current_agent(), number)}))
 
 
 @bp.post("/tickets/<int:number>/close")
@@ -427,7 +434,7 @@ class TeamFilter:
 def hello_event(svc: Services, agent: dict) -> dict:
     with svc.pool.connection() as conn:
         me = agents.get_agent(conn, agent["id"])
-        team_ids = actions.visible_team_ids(conn, agent)
+        team_ids = access.visible_team_ids(conn, agent)
         mine = assignment.assigned_to_agent(conn, agent["id"])
         counts = assignment.waiting_counts(conn, team_ids)
     return jsonable({"type": "hello", "agent": {"id": me["id"], "name": me["name"], "presence": me["presence"],

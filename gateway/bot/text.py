@@ -1,0 +1,200 @@
+"""One text analysis for the bot: what the trigger engine, the knowledge-base
+responder and the handoff packet read in a customer's words.
+
+- fold(): lowercase, no accents, apostrophes joining what they separate;
+- normalize(): folded words of any script, one space apart (the trigger
+  engine matches its patterns and terms on this);
+- terms(): the knowledge base's analysis (see workers/brain/kb.py): a few
+  spellings unified, questions rewritten from how customers ask to the words
+  help articles use, words stemmed, synonyms mapped to one term, function
+  words dropped;
+- small_talk_kind(): a message that is only a greeting, thanks or goodbye.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset("""
+a about above after again all also am an and any anyone anything are as at be because been before being below
+between both but by can could did do does doing down during each either else even ever every few for from
+further had has have having he her here hers him his how i if in into is it its itself just me more most my
+myself no nor not now of off on once only or other our ours out over own same she should so some someone
+something such than that the their theirs them then there these they this those through to too under until
+up us very was we were what when where which while who whom why will with would you your yours yourself
+yourselves already actually anyway maybe really still yet soon anywhere somewhere today tomorrow yesterday
+please pls plz thanks thank thx hi hello hey hiya guys u ur ok okay yes yeah yep
+dont doesnt didnt cant cannot wont isnt arent wasnt werent havent hasnt hadnt couldnt wouldnt shouldnt
+im ive id ill youre youve whats wheres hows whens whos thats theres heres lets
+tell know want need get got getting gonna wanna like make way long much many take keep mistake accidentally
+put came come show shown go going went happen see look try tried find found work use say said seem mean let
+offer provide able possible wondering question help kind sort bit lot lots guess think
+""".split())
+
+# Rewrites of the folded text of articles and questions alike: one spelling
+# for what is written several ways.
+SPELLINGS = [
+    (re.compile(r"\be[ -]?mail"), "email"),
+    (re.compile(r"\bphone (?:number|no)\b"), "phone"),
+    (re.compile(r"\bgift ?(?:card|certificate|voucher)s?\b"), "giftcard"),
+    (re.compile(r"\b(?:united kingdom|great britain|britain|england|scotland|wales)\b"), "uk"),
+    (re.compile(r"\bamerican express\b"), "amex"),
+    (re.compile(r"\b(?:sign|log) ?(?:in|on)\b|\blogin\b"), "signin"),
+    (re.compile(r"\bcheck ?out\b"), "checkout"),
+    (re.compile(r"\bpick ?(?:it |them )?up\b|\bpickup\b"), "pickup"),
+    (re.compile(r"\bshipping address"), "delivery address"),
+    (re.compile(r"\bcustomer (?:service|support|care)\b"), "contact"),
+    (re.compile(r"\bweekends?\b"), "saturday sunday"),
+    (re.compile(r"\b(\d{1,2})(am|pm)\b"), r"\1 \2"),
+    # A stated length of time is one term, so that a question about time
+    # meets the passages that state one.
+    (re.compile(r"\b(?:\d+|an?|one|two|three|four|five|six|seven|ten|few|couple(?: of)?|several)"
+                r"(?: (?:more|whole|full|business|working))? (?:days?|weeks?|hours?|months?)\b"), "duration"),
+]
+
+# How customers ask, rewritten to the words help articles use. Questions
+# only: in an article "your email" is the customer's, in a question it is ours.
+QUESTION_PHRASES = [
+    (re.compile(r"\bwhen (?:will|would|does|do|is|should) (?:it|they|(?:my|the|our) \w+) "
+                r"(?:arrive|get here|come|be delivered|be here|turn up|show up)\b"), "duration ship"),
+    (re.compile(r"\bhow (?:long|soon|quickly|fast)\b|\bhow many (?:days|weeks|hours)\b|\bdeadline\b|"
+                r"\bwhen (?:will|would|should|can i expect|(?:do|can|will) i (?:get|receive))\b|"
+                r"\btime (?:limit|frame|window)\b|\b(?:for|in) (?:days|weeks|ages)\b"), "duration"),
+    (re.compile(r"\bhow much\b"), "cost"),
+    (re.compile(r"\bmoney back\b"), "refund"),
+    (re.compile(r"\b(?:(?:is|its|it is|was|isnt) not here|never (?:came|arrived|showed up|got it|received)|"
+                r"(?:didnt|did not|havent|have not|hasnt|has not|never) (?:get|got|receive|received|arrived?|"
+                r"come|came|turned up|showed up)|nothing (?:came|arrived|showed up))\b"), "missing received"),
+    (re.compile(r"\b(?:send|sent|sending|bring|take|ship) (?:(?:it|them|this|that|something|stuff|everything|"
+                r"(?:the|my|an?) \w+) )?back\b"), "return"),
+    (re.compile(r"\b(?:call|phone|ring|email|reach|text|message|write to|talk to|speak to|speak with|"
+                r"get in touch with|get hold of) (?:you|u|your team|your support)\b"), "contact"),
+    (re.compile(r"\byour (email|phone)(?: address)?\b"), r"contact \1"),
+    (re.compile(r"\b(?:a )?number (?:i can|to|we can) call\b"), "contact phone"),
+    (re.compile(r"\bwhere (?:are you|is your (?:store|shop|office))(?: located| based)?\b"), "store"),
+    (re.compile(r"\b(?:close|deactivate|terminate|remove|erase) (?:my |the |our )?account\b"), "delete account"),
+    (re.compile(r"\b(?:need|have to have|have to create|must have|require) an? account\b"), "guest account"),
+    (re.compile(r"\b(?:do|does|will) (?:you|u|ya) take\b"), "accept"),
+    (re.compile(r"\b(?:send|sent|deliver|delivered|post|posted|mail|mailed) "
+                r"(?:(?:it|them|this|(?:my|the|an?) \w+) )?to\b"), "ship to"),
+]
+QUESTION_REWRITES = QUESTION_PHRASES + SPELLINGS
+
+# Words that mean the same in customer support, mapped to one term (after
+# stemming, so plurals and tenses follow).
+SYNONYMS = {
+    "package": "parcel", "packet": "parcel", "shipment": "parcel", "box": "parcel",
+    "product": "item", "stuff": "item", "thing": "item",
+    "reimburse": "refund", "reimbursement": "refund",
+    "cancellation": "cancel", "cancelled": "cancel",
+    "telephone": "phone", "cellphone": "phone",
+    "cracked": "broken", "smashed": "broken", "shattered": "broken", "broke": "broken",
+    "incorrect": "wrong",
+    "price": "cost", "fee": "cost",
+    "abroad": "international", "overseas": "international", "worldwide": "international",
+    "customs": "duty",
+    "swap": "exchange",
+    "colour": "color",
+    "shop": "store", "showroom": "store", "boutique": "store",
+    "pw": "password", "passcode": "password", "passwd": "password",
+    "remove": "delete", "erase": "delete",
+    "purchase": "buy", "bought": "buy",
+    "trace": "track",
+    "delivery": "ship",  # the service; "delivered" (the event) stays itself
+    "arrive": "receive",
+    "update": "change", "modify": "change", "edit": "change", "stuck": "change",
+    "together": "combine",
+}
+
+# The knowledge base's terms are ASCII words of folded text; the trigger
+# engine reads words of any script.
+WORD = re.compile(r"[a-z0-9]+")
+LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
+_NO_APOSTROPHES = str.maketrans("", "", "'`\u2019\u2018\u02bc")
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents or apostrophes: 'Réembourser' matches
+    'reembourser', "where's" is 'wheres' (apostrophes join what they separate)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_NO_APOSTROPHES))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def normalize(text: str) -> str:
+    """Words of any script, folded, one space apart, punctuation dropped:
+    "Réel AGENT, s'il vous plaît!" -> "reel agent sil vous plait"."""
+    return " ".join(LETTERS_AND_DIGITS.findall(fold(text)))
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: refunds/refunded/refunding -> refund,
+    charge/charged -> charg, policy/policies -> policy."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ly") and len(word) > 6:
+        word = word[:-2]  # internationally -> international
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            # shipping -> shipp -> ship (but call, pass, buzz keep their double letter)
+            if word[-1] == word[-2] and word[-1] not in "aeiouslz":
+                word = word[:-1]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+SYNONYM_STEMS = {stem(word): stem(canonical) for word, canonical in SYNONYMS.items()}
+STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
+
+
+def terms(text: str, question: bool = False) -> list[str]:
+    """The analysed terms of a text, in order (see the module docstring)."""
+    folded = fold(text)
+    for pattern, replacement in (QUESTION_REWRITES if question else SPELLINGS):
+        folded = pattern.sub(replacement, folded)
+    found = []
+    for word in WORD.findall(folded):
+        if word in STOPWORDS:
+            continue
+        term = stem(word)
+        term = SYNONYM_STEMS.get(term, term)
+        if term not in STOP_STEMS:
+            found.append(term)
+    return found
+
+
+# --- small talk ---------------------------------------------------------------------------
+
+GREETINGS = frozenset("hi hello hey hiya howdy yo greetings morning afternoon evening".split())
+THANKS = frozenset("thanks thank thx ty tks cheers appreciate appreciated grateful".split())
+GOODBYES = frozenset("bye goodbye cya later farewell night".split())
+# Words that may come with a greeting, thanks or goodbye without making it a question.
+POLITE = frozenset("""
+good great ok okay so much very a lot you u there all team guys everyone folks again that it this the for your
+help helps helped helping helpful awesome perfect nice cool lovely have day see soon talk many dear and oh ah well
+""".split())
+SMALL_TALK_WORDS = GREETINGS | THANKS | GOODBYES | POLITE
+
+
+def small_talk_kind(message: str) -> str | None:
+    """'thanks', 'goodbye' or 'greeting' when the message is only that; None
+    when it says anything else ("hi, where is my order?" is a question)."""
+    words = set(WORD.findall(fold(message)))
+    if not words <= SMALL_TALK_WORDS:
+        return None
+    for kind, markers in (("thanks", THANKS), ("goodbye", GOODBYES), ("greeting", GREETINGS)):
+        if words & markers:
+            return kind
+    return None
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"(])")
