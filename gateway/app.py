@@ -10,7 +10,7 @@ from redis import Redis
 from gateway.config import Config
 from gateway.db import open_pool
 from gateway.services import Services
-from gateway.web import auth, errors, ops, webhooks, widget, widget_script
+from gateway.web import auth, errors, filters, ops, webhooks, widget, widget_script
 from gateway.web.api import admin, admin_teams, admin_webhooks, agent, openapi
 from gateway.web.pages import demo, inbox
 
@@ -29,7 +29,7 @@ def create_app(config: Config | None = None) -> Flask:
         redis=Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2),
     )
     errors.register_error_handlers(app)
-    for blueprint in (ops.bp, webhooks.bp, auth.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, agent.bp,
+    for blueprint in (ops.bp, webhooks.bp, auth.bp, filters.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, agent.bp,
                       admin.bp, admin_teams.bp, admin_webhooks.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app

@@ -52,7 +52,7 @@ def test_knowledge_base_topics_are_escaped(client, db):
 
 
 def test_static_files_are_served(client):
-    for path in ("/static/demo.js", "/static/demo.css", "/static/chat-client.js", "/static/widget-launcher.js",
+    for path in ("/static/demo.js", "/static/demo.css", "/static/widget/chat-client.js", "/static/widget/widget-launcher.js",
                  "/widget.js"):
         with client.get(path) as response:
             assert response.status_code == 200

@@ -320,7 +320,7 @@ def test_browser_logs_in_and_shows_hostile_text_literally(live_server, browser, 
 
 
 def test_contacts_are_named_by_the_best_thing_known_about_them():
-    from gateway.web.pages.inbox import contact_label
+    from gateway.web.filters import contact_label
 
     assert contact_label({"contact_name": "Ada", "contact_phone": "+15551230001"}) == "Ada"
     assert contact_label({"contact_name": None, "contact_phone": "+15551230001"}) == "+15551230001"

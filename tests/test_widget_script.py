@@ -59,8 +59,8 @@ def test_widget_js_is_javascript_with_short_caching_and_an_etag(client):
 
 def test_widget_js_is_the_shared_chat_client_then_the_launcher(client):
     script = client.get("/widget.js").get_data(as_text=True)
-    chat_client = (STATIC / "chat-client.js").read_text(encoding="utf-8").strip()
-    launcher = (STATIC / "widget-launcher.js").read_text(encoding="utf-8").strip()
+    chat_client = (STATIC / "widget" / "chat-client.js").read_text(encoding="utf-8").strip()
+    launcher = (STATIC / "widget" / "widget-launcher.js").read_text(encoding="utf-8").strip()
     assert chat_client in script
     assert launcher in script
     assert script.index(chat_client) < script.index(launcher)

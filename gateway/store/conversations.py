@@ -85,9 +85,18 @@ _LAST_MESSAGE = """
 """
 
 
-def inbox_list(conn, *, status: str | None = None, before_id: int | None = None, limit: int = 50) -> list[dict]:
-    """Conversations for the inbox, most recent first, with their contact,
-    channel, assignee and last message (last_text, last_sender, ...).
+# The conversations an agent may see (gateway/desk/access.py states the rule,
+# Access.sql_params() gives the parameters): all of them, or those of the
+# agent's teams, of no team, or assigned to the agent.
+VISIBLE_TO = """(%(visible_all)s OR cv.team_id IS NULL OR cv.team_id = ANY(%(visible_team_ids)s::bigint[])
+                 OR cv.assignee_id = %(visible_agent_id)s)"""
+
+
+def inbox_list(conn, visible_to: dict, *, status: str | None = None, before_id: int | None = None,
+               limit: int = 50) -> list[dict]:
+    """Conversations for the inbox that an agent may see (`visible_to`:
+    Access.sql_params()), most recent first, with their contact, channel,
+    assignee and last message (last_text, last_sender, ...).
 
     status: only those in this status. before_id: the page after the
     conversation with this id (keyset pagination on last_message_at, id).
@@ -108,19 +117,20 @@ def inbox_list(conn, *, status: str | None = None, before_id: int | None = None,
           JOIN contact_identities i ON i.id = cv.identity_id
           LEFT JOIN agents ag ON ag.id = cv.assignee_id
           {_LAST_MESSAGE}
-         WHERE (%(status)s::text IS NULL OR cv.status = %(status)s::text)
+         WHERE (%(status)s::text IS NULL OR cv.status = %(status)s::text) AND {VISIBLE_TO}
            AND (%(before_id)s::bigint IS NULL OR (cv.last_message_at, cv.id) <
                 (SELECT b.last_message_at, b.id FROM conversations b WHERE b.id = %(before_id)s::bigint))
          ORDER BY cv.last_message_at DESC, cv.id DESC
          LIMIT %(limit)s
         """,
-        {"status": status, "before_id": before_id, "limit": limit},
+        {"status": status, "before_id": before_id, "limit": limit, **visible_to},
     ).fetchall()
 
 
-def count_by_status(conn) -> dict[str, int]:
-    """{status: number of conversations} for every status (zeros included)."""
-    rows = conn.execute("SELECT status, count(*) AS n FROM conversations GROUP BY status").fetchall()
+def count_by_status(conn, visible_to: dict) -> dict[str, int]:
+    """{status: number of conversations the agent may see} for every status (zeros included)."""
+    rows = conn.execute(f"SELECT status, count(*) AS n FROM conversations cv WHERE {VISIBLE_TO} GROUP BY status",
+                        visible_to).fetchall()
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({row["status"]: row["n"] for row in rows})
     return counts
@@ -165,9 +175,11 @@ def transcript_tail(conn, conversation_id: int, *, limit: int = 300) -> tuple[li
     return rows, (rows[0]["total"] if rows else 0)
 
 
-def conversations_of_contact(conn, contact_id: int, *, exclude_id: int | None = None, limit: int = 20) -> list[dict]:
-    """The contact's conversations on every channel, most recent first, with
-    their last message: the cross-channel history beside a conversation."""
+def conversations_of_contact(conn, contact_id: int, visible_to: dict, *, exclude_id: int | None = None,
+                             limit: int = 20) -> list[dict]:
+    """The contact's conversations on every channel that the agent may see
+    (`visible_to`: Access.sql_params()), most recent first, with their last
+    message: the cross-channel history beside a conversation."""
     return conn.execute(
         f"""
         SELECT cv.id, cv.status, cv.created_at, cv.last_message_at,
@@ -176,11 +188,11 @@ def conversations_of_contact(conn, contact_id: int, *, exclude_id: int | None = 
           FROM conversations cv
           JOIN channels ch ON ch.id = cv.channel_id
           {_LAST_MESSAGE}
-         WHERE cv.contact_id = %(contact_id)s AND cv.id IS DISTINCT FROM %(exclude_id)s::bigint
+         WHERE cv.contact_id = %(contact_id)s AND cv.id IS DISTINCT FROM %(exclude_id)s::bigint AND {VISIBLE_TO}
          ORDER BY cv.last_message_at DESC, cv.id DESC
          LIMIT %(limit)s
         """,
-        {"contact_id": contact_id, "exclude_id": exclude_id, "limit": limit},
+        {"contact_id": contact_id, "exclude_id": exclude_id, "limit": limit, **visible_to},
     ).fetchall()
 
 

@@ -273,7 +273,7 @@ def _clear_login_failures(email: str) -> None:
 # --- Views ----------------------------------------------------------------------------------
 
 def _login_page(*, error: str | None = None, email: str = "", status: int = 200, next_url: str | None = None):
-    return render_template("login.html", error=error, email=email,
+    return render_template("auth/login.html", error=error, email=email,
                            next_url=next_url if next_url is not None else request.values.get("next", "")), status
 
 

@@ -3,8 +3,8 @@
     <script src="PUBLIC_URL/widget.js" data-key="wk_..." async></script>
 
 One self-contained script, no build step: the shared chat client
-(static/chat-client.js, the API and the transcript) followed by the launcher
-(static/widget-launcher.js, the button and the panel in a shadow root). It is
+(static/widget/chat-client.js, the API and the transcript) followed by the launcher
+(static/widget/widget-launcher.js, the button and the panel in a shadow root). It is
 read once per process and served with a short max-age and an ETag: businesses
 never re-paste the snippet, so a deploy reaches their pages within minutes.
 """
@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, request
 
 bp = Blueprint("widget_script", __name__)
 
-SOURCES = ("chat-client.js", "widget-launcher.js")
+SOURCES = ("widget/chat-client.js", "widget/widget-launcher.js")
 MAX_AGE_SECONDS = 300
 # A cache may serve the old script this long after max-age while it revalidates.
 STALE_WHILE_REVALIDATE_SECONDS = 86400

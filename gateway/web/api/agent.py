@@ -41,15 +41,15 @@ from redis.exceptions import RedisError
 
 from gateway import live
 from gateway.desk import access, actions, views
+from gateway.desk.access import Access, access_of
 from gateway.desk.presence import PRESENCE_TTL_SECONDS, presence_followups, set_presence
-from gateway.desk.reply import ReplyContext, plan_for, reply_context, reply_refusal
+from gateway.desk.reply import ReplyContext, plan_for, reply_refusal
 from gateway.desk.reply import reply as send_reply
 from gateway.desk.actions import now_utc
-from gateway.handoff.availability import queue_status
 from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.services import Services, services
-from gateway.store import agents, assignment, contacts, conversations, messages, teams, tickets
+from gateway.store import agents, assignment, conversations, messages, teams, tickets
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.bodies import json_object
 from gateway.web.errors import ApiError
@@ -215,28 +215,19 @@ def conversation(conversation_id: int):
     marked), contact and cross-channel history, audit trail, messaging window
     and how a reply would go now (reply_options), and its ticket."""
     with services().pool.connection() as conn:
-        now = now_utc()
-        found = access.seen_conversation(conn, current_agent(), conversation_id)
-        body = _summary(conn, conversation_id)
-        context = reply_context(conn, found, now)
-        transcript, total = conversations.transcript_tail(conn, conversation_id, limit=TRANSCRIPT_LIMIT)
-        contact = contacts.get_contact(conn, found["contact_id"])
-        waiting = found["status"] in ("queued", "assigned") and found["first_agent_reply_at"] is None
-        team = teams.get_team(conn, found["team_id"]) if found["team_id"] else None
-        position, minutes = queue_status(conn, found, team, now) if waiting else (None, None)
-        body.update(
-            handoff_packet=found["handoff_packet"],
-            queue={"position": position, "minutes": minutes} if waiting else None,
-            messages=transcript, message_count=total,
-            contact={**contact, "identities": contacts.identities_of(conn, found["contact_id"]),
-                     "conversations": conversations.conversations_of_contact(conn, found["contact_id"],
-                                                                             exclude_id=conversation_id)},
-            events=conversations.conversation_events(conn, conversation_id),
-            window=context.window.as_json(),
-            reply_options=_reply_options(conn, found, context),
-            templates=[template.as_json() for template in context.templates],
-            ticket=context.ticket,
-        )
+        view = views.conversation_view(conn, current_agent(), conversation_id, now_utc())
+        body = {
+            "conversation": conversation_json(view.conversation),
+            "handoff_packet": view.conversation["handoff_packet"],
+            "queue": view.queue,
+            "messages": view.messages, "message_count": view.message_count,
+            "contact": {**view.contact, "identities": view.identities, "conversations": view.others},
+            "events": view.events,
+            "window": view.reply.window.as_json(),
+            "reply_options": _reply_options(conn, view.conversation, view.reply),
+            "templates": [template.as_json() for template in view.reply.templates],
+            "ticket": view.reply.ticket,
+        }
     return jsonify(jsonable(body))
 
 
@@ -390,29 +381,29 @@ def stream():
 
 
 class TeamFilter:
-    """Which live events an agent's stream carries: those of conversations of
-    the agent's teams, of no team, or naming the agent. An event names its
-    team when the code that published it knew it; otherwise the
-    conversation's team is looked up, and remembered for a while. An event of
-    a conversation that does not exist (deleted) is nobody's."""
+    """Which live events an agent's stream carries: by the desk.access rule,
+    those of conversations the agent may see, and those naming the agent. An
+    event names its team when the code that published it knew it; otherwise
+    the conversation's team is looked up, and remembered for a while. An
+    event of a conversation that does not exist (deleted) is nobody's."""
 
-    def __init__(self, svc: Services, agent: dict, team_ids: list[int] | None):
-        self.svc, self.agent_id, self.team_ids = svc, agent["id"], team_ids
+    def __init__(self, svc: Services, access: Access):
+        self.svc, self.access = svc, access
         # conversation id -> ({"team_id": ...} or None if there is no such conversation, good until)
         self.known: dict[int, tuple[dict | None, float]] = {}
 
     def wants(self, update: dict) -> bool:
-        if self.team_ids is None or update.get("agent_id") == self.agent_id:
+        if self.access.team_ids is None or update.get("agent_id") == self.access.agent_id:
             return True
         conversation_id = update.get("conversation_id")
         if "team_id" in update:
             self.remember(conversation_id, {"team_id": update["team_id"]})
-            if update.get("from_team_id") in self.team_ids:
+            if update.get("from_team_id") is not None and self.access.sees(update["from_team_id"]):
                 return True  # it left one of my teams' queues
             found = {"team_id": update["team_id"]}
         else:
             found = self.conversation(conversation_id)
-        return found is not None and (found["team_id"] is None or found["team_id"] in self.team_ids)
+        return found is not None and self.access.sees(found["team_id"])
 
     def conversation(self, conversation_id) -> dict | None:
         if not isinstance(conversation_id, int):
@@ -453,8 +444,7 @@ def agent_events(svc: Services, agent: dict, *, heartbeat_seconds: float, stream
 
     yield f"retry: {RETRY_MS}\n\n"
     with svc.pool.connection() as conn:
-        team_ids = None if agent["is_admin"] else teams.team_ids_of(conn, agent["id"])
-    wanted = TeamFilter(svc, agent, team_ids)
+        wanted = TeamFilter(svc, access_of(conn, agent))
     updates = live.subscribe(svc.redis, live.inbox_channel(svc.redis), heartbeat_seconds=heartbeat_seconds)
     try:
         first = next(updates)  # returns once Redis confirms the subscription
