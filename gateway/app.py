@@ -11,6 +11,7 @@ from gateway.config import Config
 from gateway.db import open_pool
 from gateway.services import Services
 from gateway.web import auth, errors, filters, ops, webhooks, widget, widget_script
+from gateway.web.json_provider import HandoffJSONProvider
 from gateway.web.api import admin, admin_teams, admin_webhooks, agent, openapi
 from gateway.web.pages import demo, inbox
 
@@ -18,6 +19,7 @@ from gateway.web.pages import demo, inbox
 def create_app(config: Config | None = None) -> Flask:
     config = (config or Config.from_env()).require_services().with_secret_key()
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.json = HandoffJSONProvider(app)
     app.config.update(SECRET_KEY=config.secret_key, TESTING=config.testing,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config.public_url.startswith("https://"))

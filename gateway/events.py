@@ -8,7 +8,6 @@ workers/notify.py. Slack and email are best-effort alerts for people.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from gateway import queues
+from gateway.json_encoding import plain
 from gateway.store import webhooks
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def record(conn, event: str, payload: dict, *, summary: str = "", conversation_i
            team_id: int | None = None) -> Pending:
     """A delivery per active subscription to `event` (or to every event, '*'), due now."""
     # Through JSON and back: payloads carry datetimes and decimals.
-    body = json.loads(json.dumps(envelope(event, payload), default=str))
+    body = plain(envelope(event, payload))
     delivery_ids = webhooks.insert_deliveries(conn, event, body)
     return Pending(event=event, summary=summary, conversation_id=conversation_id, team_id=team_id,
                    delivery_ids=tuple(delivery_ids))

@@ -13,6 +13,8 @@ from typing import Iterator
 from redis import Redis
 from redis.client import Pipeline
 
+from gateway.json_encoding import dumps
+
 
 def _namespace(redis: Redis | Pipeline) -> str:
     """Pub/sub channels are server-wide, not per Redis database: two
@@ -36,7 +38,7 @@ def publish(redis: Redis, event_type: str, conversation_id: int, **data) -> None
 
 def add_publish(pipe: Pipeline, event_type: str, conversation_id: int, **data) -> None:
     """Queue the event on a pipeline the caller executes (one round trip for many events)."""
-    payload = json.dumps({"type": event_type, "conversation_id": conversation_id, **data}, default=str)
+    payload = dumps({"type": event_type, "conversation_id": conversation_id, **data})
     pipe.publish(conversation_channel(pipe, conversation_id), payload)
     pipe.publish(inbox_channel(pipe), payload)
 

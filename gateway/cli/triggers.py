@@ -28,6 +28,7 @@ from marshmallow import ValidationError
 
 from gateway.bot.settings import CHANNEL_KINDS, load_bot_settings, save_bot_settings
 from gateway.config import ConfigError
+from gateway.json_encoding import dumps
 from gateway.store import kb
 
 # Characters of a reply or an excerpt shown per line without --json.
@@ -45,7 +46,7 @@ def read_only_database(config=None):
 
 
 def echo_json(value) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, default=str))
+    click.echo(dumps(value, ensure_ascii=False))
 
 
 def preview(text: str | None) -> str:

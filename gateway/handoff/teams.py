@@ -1,6 +1,7 @@
 """Teams as admins see them (the admin API, `handoff team`): their hours,
-whether they are open and available now, members and their presence; and the
-validation of a team's fields that both use."""
+whether they are open and available now (as UTC instants and in the team's
+words), members and their presence; and the validation of a team's fields
+that both use."""
 
 from __future__ import annotations
 
@@ -16,10 +17,6 @@ from gateway.store import agents, teams
 MAX_CAPACITY = 100
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def opening_status(hours_doc: dict, now: datetime) -> dict:
     """Whether these business hours are open at `now`, and when that changes
     next, as UTC instants and in the team's words ("tomorrow at 9:00 AM (Paris time)")."""
@@ -29,8 +26,8 @@ def opening_status(hours_doc: dict, now: datetime) -> dict:
 def _opening_status(hours: BusinessHours, now: datetime) -> dict:
     opening, closing = hours.next_opening(now), hours.next_closing(now)
     return {"open_now": hours.is_open(now), "always_open": hours.always_open,
-            "next_opening": _iso(opening), "next_opening_text": opening and describe_opening(opening, now, hours),
-            "next_closing": _iso(closing), "next_closing_text": closing and describe_opening(closing, now, hours)}
+            "next_opening": opening, "next_opening_text": opening and describe_opening(opening, now, hours),
+            "next_closing": closing, "next_closing_text": closing and describe_opening(closing, now, hours)}
 
 
 def team_json(team: dict, members: list[dict], now: datetime) -> dict:
@@ -40,7 +37,7 @@ def team_json(team: dict, members: list[dict], now: datetime) -> dict:
     status = _opening_status(hours, now)
     return {
         "id": team["id"], "name": team["name"], "hours": team["hours"], "auto_assign": team["auto_assign"],
-        "email": team["email"], "created_at": _iso(team["created_at"]), **status,
+        "email": team["email"], "created_at": team["created_at"], **status,
         "online": online,
         # What escalation decides on: open, with someone online; otherwise a ticket.
         "available": availability(hours, online, now).live,

@@ -14,14 +14,11 @@ visitor's messages on one channel.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from typing import Iterator
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, fields, validate
-from redis.exceptions import RedisError
 
 from channels import web
 from gateway import live
@@ -30,6 +27,7 @@ from gateway.db import transaction
 from gateway.services import Services, services
 from gateway.store import visitors
 from gateway.store.channels import ChannelRow, get_channel
+from gateway.web import sse
 from gateway.web.errors import ApiError
 from gateway.web.intake import after_commit, channel_or_404
 
@@ -37,14 +35,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__, url_prefix="/api/widget")
 
 TRANSCRIPT_PAGE = 200
-# A stream ends after this long (the browser reconnects at once, with
-# Last-Event-ID), so a gunicorn thread is never held for good.
-STREAM_SECONDS = 300
-HEARTBEAT_SECONDS = 15
-# How long EventSource waits before it reconnects; longer while Redis is down
-# and a "stream" is only a replay from the database.
-RETRY_MS = 2000
-DEGRADED_RETRY_MS = 10000
 CORS_HEADERS = "Authorization, Content-Type, Last-Event-ID"
 
 
@@ -131,10 +121,6 @@ def json_body() -> dict:
     return body
 
 
-def widget_message(row: dict) -> dict:
-    return {**row, "created_at": row["created_at"].isoformat()}
-
-
 # --- endpoints ---------------------------------------------------------------------------
 
 
@@ -171,9 +157,9 @@ def post_message():
         row = visitors.message_by_provider_id(conn, channel.id, message.provider_message_id)
     if stored is None:
         log.info("widget resend of message %s ignored", row["id"])
-        return jsonify(widget_message(row)), 200
+        return jsonify(row), 200
     after_commit([stored])
-    return jsonify(widget_message(row)), 201
+    return jsonify(row), 201
 
 
 @bp.get("/messages")
@@ -183,7 +169,7 @@ def transcript():
     with services().pool.connection() as conn:
         found = visitors.find_visitor(conn, channel.id, visitor.visitor_id)
         rows = visitors.visitor_messages(conn, found["id"], after_id=after, limit=TRANSCRIPT_PAGE + 1) if found else []
-    return jsonify(messages=[widget_message(row) for row in rows[:TRANSCRIPT_PAGE]],
+    return jsonify(messages=[row for row in rows[:TRANSCRIPT_PAGE]],
                    has_more=len(rows) > TRANSCRIPT_PAGE, conversation_id=found["conversation_id"] if found else None)
 
 
@@ -205,27 +191,24 @@ def stream():
         found = visitors.find_visitor(conn, channel.id, visitor.visitor_id)
     if found is None or found["conversation_id"] is None:
         return Response(status=204)
-    events = message_events(
+    return sse.response(message_events(
         services(), found["id"], found["conversation_id"], after,
-        heartbeat_seconds=current_app.config.get("WIDGET_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
-        stream_seconds=current_app.config.get("WIDGET_STREAM_SECONDS", STREAM_SECONDS),
-    )
-    return Response(events, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        heartbeat_seconds=current_app.config.get("WIDGET_HEARTBEAT_SECONDS", sse.HEARTBEAT_SECONDS),
+        stream_seconds=current_app.config.get("WIDGET_STREAM_SECONDS", sse.STREAM_SECONDS),
+    ))
 
 
 def message_events(svc: Services, identity_id: int, conversation_id: int, after_id: int, *,
                    heartbeat_seconds: float, stream_seconds: float) -> Iterator[str]:
-    """Subscribe first, then replay from the database what came after `after_id`,
-    then follow live events: a message committed at any moment is sent once.
-    Each message is read from the database, so the stream never carries more
-    than the transcript would (no private notes, no other visitor's messages)."""
-    deadline = time.monotonic() + stream_seconds
+    """Replay from the database what came after `after_id`, then follow live
+    events: a message committed at any moment is sent once. Each message is
+    read from the database, so the stream never carries more than the
+    transcript would (no private notes, no other visitor's messages)."""
     sent: set[int] = set()
 
     def event(message: dict) -> str:
         sent.add(message["id"])
-        return f"id: {message['id']}\ndata: {json.dumps(widget_message(message))}\n\n"
+        return sse.frame(message, event_id=message["id"])
 
     def replay() -> Iterator[str]:
         cursor = after_id
@@ -246,28 +229,6 @@ def message_events(svc: Services, identity_id: int, conversation_id: int, after_
         if message is not None:
             yield event(message)
 
-    yield f"retry: {RETRY_MS}\n\n"
-    updates = live.subscribe(svc.redis, live.conversation_channel(svc.redis, conversation_id),
-                             heartbeat_seconds=heartbeat_seconds)
-    try:
-        first = next(updates)  # returns as soon as Redis confirms the subscription
-    except RedisError as error:
-        log.warning("widget stream without live events (Redis: %s); replaying from the database", error)
-        yield from replay()
-        yield f"retry: {DEGRADED_RETRY_MS}\n\n"
-        return
-    try:
-        yield from replay()
-        if first is not None:
-            yield from announced(first)
-        while time.monotonic() < deadline:
-            update = next(updates)
-            if update is None:
-                yield ": keep-alive\n\n"
-            else:
-                yield from announced(update)
-    except RedisError as error:
-        log.warning("widget stream of conversation %s cut (Redis: %s); the widget reconnects",
-                    conversation_id, error)
-    finally:
-        updates.close()
+    return sse.follow(svc.redis, live.conversation_channel(svc.redis, conversation_id), start=replay,
+                      on_event=announced, heartbeat_seconds=heartbeat_seconds, stream_seconds=stream_seconds,
+                      name=f"widget stream of conversation {conversation_id}")

@@ -87,7 +87,7 @@ def _save_bot_settings(body: dict, *, merge: bool):
 def _channel_json(channel: channels.ChannelRow) -> dict:
     """What an admin may see of a channel: everything but its credentials."""
     return {"id": channel.id, "kind": channel.kind, "name": channel.name, "address": channel.address,
-            "mode": channel.mode, "team_id": channel.team_id, "created_at": channel.created_at.isoformat()}
+            "mode": channel.mode, "team_id": channel.team_id, "created_at": channel.created_at}
 
 
 def _channel_or_404(conn, channel_id: int) -> channels.ChannelRow:

@@ -41,16 +41,12 @@ bp = Blueprint("admin_teams", __name__, url_prefix="/api/admin")
 # --- what an admin sees -----------------------------------------------------------------------
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def agents_overview(conn) -> list[dict]:
     """Every active agent with presence (and until when), capacity, load and teams."""
     team_rows = teams.list_teams(conn)
     return [{"id": agent["id"], "email": agent["email"], "name": agent["name"], "is_admin": agent["is_admin"],
              "presence": agent["presence"],
-             "presence_expires_at": _iso(agent["presence_expires_at"]) if agent["presence"] != "offline" else None,
+             "presence_expires_at": agent["presence_expires_at"] if agent["presence"] != "offline" else None,
              "capacity": agent["capacity"], "open_conversations": agent["open_conversations"],
              "teams": [{"id": team["id"], "name": team["name"]} for team in team_rows
                        if agent["id"] in team["agent_ids"]]}

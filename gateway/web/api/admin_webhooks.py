@@ -21,7 +21,6 @@ cannot be tested or redelivered to (409).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, jsonify, request, url_for
@@ -88,10 +87,6 @@ def _load(body: dict, *, partial: bool) -> dict:
     return loaded
 
 
-def _json_ready(row: dict) -> dict:
-    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
-
-
 def _subscription_or_404(conn, subscription_id: int) -> dict:
     subscription = webhooks.get_subscription(conn, subscription_id)
     if subscription is None:
@@ -119,7 +114,7 @@ def _enqueue(delivery_id: int) -> None:
 def list_subscriptions():
     with services().pool.connection() as conn:
         rows = webhooks.list_subscriptions(conn)
-    return jsonify({"webhooks": [_json_ready(row) for row in rows]})
+    return jsonify({"webhooks": rows})
 
 
 @bp.post("")
@@ -132,7 +127,7 @@ def create_subscription():
                                                description=change.get("description", ""))
         record_change(conn, {"webhook_id": created["id"], "action": "created"})
         subscription = _subscription_or_404(conn, created["id"])
-    response = jsonify(dict(_json_ready(subscription), secret=created["secret"]))
+    response = jsonify(dict(subscription, secret=created["secret"]))
     response.headers["Location"] = url_for(".get_subscription", subscription_id=created["id"])
     return response, 201
 
@@ -141,7 +136,7 @@ def create_subscription():
 @api_auth(admin=True)
 def get_subscription(subscription_id: int):
     with services().pool.connection() as conn:
-        return jsonify(_json_ready(_subscription_or_404(conn, subscription_id)))
+        return jsonify(_subscription_or_404(conn, subscription_id))
 
 
 @bp.patch("/<int:subscription_id>")
@@ -154,7 +149,7 @@ def update_subscription(subscription_id: int):
         if changed:
             webhooks.update_subscription(conn, subscription_id, **{key: change[key] for key in changed})
             record_change(conn, {"webhook_id": subscription_id, "changed": changed})
-        return jsonify(_json_ready(_subscription_or_404(conn, subscription_id)))
+        return jsonify(_subscription_or_404(conn, subscription_id))
 
 
 @bp.delete("/<int:subscription_id>")
@@ -192,7 +187,7 @@ def list_deliveries(subscription_id: int):
     with services().pool.connection() as conn:
         _subscription_or_404(conn, subscription_id)
         rows = webhooks.recent_deliveries(conn, subscription_id, limit)
-    return jsonify({"deliveries": [_json_ready(row) for row in rows]})
+    return jsonify({"deliveries": rows})
 
 
 @bp.post("/<int:subscription_id>/deliveries/<int:delivery_id>/redeliver")

@@ -21,14 +21,11 @@ effects after commit.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from marshmallow import (
     EXCLUDE,
     Schema,
@@ -37,7 +34,6 @@ from marshmallow import (
     validate,
     validates_schema,
 )
-from redis.exceptions import RedisError
 
 from gateway import live
 from gateway.desk import access, actions, views
@@ -52,16 +48,9 @@ from gateway.services import Services, services
 from gateway.store import agents, assignment, conversations, messages, teams, tickets
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.bodies import json_object
+from gateway.web import sse
 from gateway.web.errors import ApiError
 
-# Streams behave alike: they end after a few minutes (EventSource reconnects;
-# the inbox reloads), with heartbeats meanwhile.
-from gateway.web.widget import (
-    DEGRADED_RETRY_MS,
-    HEARTBEAT_SECONDS,
-    RETRY_MS,
-    STREAM_SECONDS,
-)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("agent_api", __name__, url_prefix="/api/agent")
@@ -142,22 +131,9 @@ def _body(schema: Schema) -> dict:
 # --- JSON -----------------------------------------------------------------------------------
 
 
-def jsonable(value):
-    """Rows as JSON: ISO 8601 times, numbers for numerics."""
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
 def conversation_json(row: dict) -> dict:
     """A conversation_detail row as the API shows it."""
-    return jsonable({
+    return {
         "id": row["id"], "status": row["status"], "mode": row["mode"], "priority": row["priority"],
         "channel": {"id": row["channel_id"], "kind": row["channel_kind"], "name": row["channel_name"]},
         "team": {"id": row["team_id"], "name": row["team_name"]} if row["team_id"] else None,
@@ -166,7 +142,7 @@ def conversation_json(row: dict) -> dict:
         "missed_stage": row["missed_stage"], "bot_fallback": row["bot_fallback"], "csat": row["csat"],
         **{key: row[key] for key in ("created_at", "last_message_at", "last_customer_message_at", "escalated_at",
                                      "assigned_at", "first_agent_reply_at", "resolved_at")},
-    })
+    }
 
 
 def _summary(conn, conversation_id: int) -> dict:
@@ -205,7 +181,7 @@ def queue():
         body = {"teams": assignment.waiting_counts(conn, team_ids),
                 "waiting": views.queue_of(conn, team_ids),
                 "mine": assignment.assigned_to_agent(conn, agent["id"])}
-    return jsonify(jsonable(body))
+    return jsonify(body)
 
 
 @bp.get("/conversations/<int:conversation_id>")
@@ -228,7 +204,7 @@ def conversation(conversation_id: int):
             "templates": [template.as_json() for template in view.reply.templates],
             "ticket": view.reply.ticket,
         }
-    return jsonify(jsonable(body))
+    return jsonify(body)
 
 
 def _reply_options(conn, conversation: dict, context: ReplyContext) -> dict:
@@ -283,7 +259,7 @@ def reply(conversation_id: int):
             variables=body["variables"], by_email=body["by_email"], email_configured=bool(svc.config.smtp_url))
         message = messages.agent_view(conn, message_id)
     effects.apply(svc.redis, svc.config)
-    return jsonify(jsonable({"message": message, "via": plan.via, "plan": plan.as_json()})), 201
+    return jsonify({"message": message, "via": plan.via, "plan": plan.as_json()}), 201
 
 
 @bp.post("/conversations/<int:conversation_id>/notes")
@@ -296,7 +272,7 @@ def add_note(conversation_id: int):
         note_id, effects = actions.add_note(conn, current_agent(), conversation_id, text)
         message = messages.agent_view(conn, note_id)
     effects.apply(svc.redis, svc.config)
-    return jsonify(jsonable({"message": message})), 201
+    return jsonify({"message": message}), 201
 
 
 @bp.post("/conversations/<int:conversation_id>/resolve")
@@ -325,9 +301,8 @@ def presence():
     with transaction(svc.pool) as conn:
         agent, before = set_presence(conn, current_agent(), wanted)
     followups = presence_followups(svc, agent, before)
-    return jsonify(jsonable({"presence": agent["presence"], "expires_at": agent["presence_expires_at"],
-                             "ttl_seconds": PRESENCE_TTL_SECONDS, "capacity": agent["capacity"],
-                             **followups}))
+    return jsonify({"presence": agent["presence"], "expires_at": agent["presence_expires_at"],
+                    "ttl_seconds": PRESENCE_TTL_SECONDS, "capacity": agent["capacity"], **followups})
 
 
 # --- tickets --------------------------------------------------------------------------------
@@ -340,14 +315,14 @@ def list_tickets():
     status = TicketQuery().load(request.args)["status"]
     with services().pool.connection() as conn:
         rows = tickets.list_tickets(conn, access.visible_team_ids(conn, current_agent()), status=status)
-    return jsonify(jsonable({"tickets": rows}))
+    return jsonify({"tickets": rows})
 
 
 @bp.get("/tickets/<int:number>")
 @api_auth
 def get_ticket(number: int):
     with services().pool.connection() as conn:
-        return jsonify(jsonable({"ticket": access.seen_ticket(conn, current_agent(), number)}))
+        return jsonify({"ticket": access.seen_ticket(conn, current_agent(), number)})
 
 
 @bp.post("/tickets/<int:number>/close")
@@ -358,7 +333,7 @@ def close_ticket(number: int):
         effects = actions.close_ticket(conn, current_agent(), number)
         ticket = tickets.get_ticket(conn, number)
     effects.apply(svc.redis, svc.config)
-    return jsonify(jsonable({"ticket": ticket}))
+    return jsonify({"ticket": ticket})
 
 
 # --- the live stream ------------------------------------------------------------------------
@@ -372,12 +347,10 @@ def stream():
     of no team, or about me), keep-alive comments, and the end after a few
     minutes (EventSource reconnects; the inbox reloads what it shows)."""
     agent = current_agent()
-    events = agent_events(
+    return sse.response(agent_events(
         services(), agent,
-        heartbeat_seconds=current_app.config.get("AGENT_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
-        stream_seconds=current_app.config.get("AGENT_STREAM_SECONDS", STREAM_SECONDS))
-    return Response(events, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        heartbeat_seconds=current_app.config.get("AGENT_HEARTBEAT_SECONDS", sse.HEARTBEAT_SECONDS),
+        stream_seconds=current_app.config.get("AGENT_STREAM_SECONDS", sse.STREAM_SECONDS)))
 
 
 class TeamFilter:
@@ -428,42 +401,24 @@ def hello_event(svc: Services, agent: dict) -> dict:
         team_ids = access.visible_team_ids(conn, agent)
         mine = assignment.assigned_to_agent(conn, agent["id"])
         counts = assignment.waiting_counts(conn, team_ids)
-    return jsonable({"type": "hello", "agent": {"id": me["id"], "name": me["name"], "presence": me["presence"],
-                                                "presence_expires_at": me["presence_expires_at"]},
-                     "teams": counts, "mine": len(mine),
-                     "waiting_for_first_reply": sum(row["awaiting_first_reply"] for row in mine)})
+    return {"type": "hello", "agent": {"id": me["id"], "name": me["name"], "presence": me["presence"],
+                                       "presence_expires_at": me["presence_expires_at"]},
+            "teams": counts, "mine": len(mine),
+            "waiting_for_first_reply": sum(row["awaiting_first_reply"] for row in mine)}
 
 
 def agent_events(svc: Services, agent: dict, *, heartbeat_seconds: float, stream_seconds: float) -> Iterator[str]:
-    """Subscribe first, then say hello (so nothing published after the hello
-    is missed), then follow the inbox channel."""
-    deadline = time.monotonic() + stream_seconds
-
-    def event(data: dict) -> str:
-        return f"data: {json.dumps(data, default=str)}\n\n"
-
-    yield f"retry: {RETRY_MS}\n\n"
+    """A hello, then the inbox channel's events this agent may see."""
     with svc.pool.connection() as conn:
         wanted = TeamFilter(svc, access_of(conn, agent))
-    updates = live.subscribe(svc.redis, live.inbox_channel(svc.redis), heartbeat_seconds=heartbeat_seconds)
-    try:
-        first = next(updates)  # returns once Redis confirms the subscription
-    except RedisError as error:
-        log.warning("agent stream without live events (Redis: %s)", error)
-        yield event(hello_event(svc, agent))
-        yield f"retry: {DEGRADED_RETRY_MS}\n\n"
-        return
-    try:
-        yield event(hello_event(svc, agent))
-        if first is not None and wanted.wants(first):
-            yield event(first)
-        while time.monotonic() < deadline:
-            update = next(updates)
-            if update is None:
-                yield ": keep-alive\n\n"
-            elif wanted.wants(update):
-                yield event(update)
-    except RedisError as error:
-        log.warning("agent stream of agent %s cut (Redis: %s); the inbox reconnects", agent["id"], error)
-    finally:
-        updates.close()
+
+    def hello() -> Iterator[str]:
+        yield sse.frame(hello_event(svc, agent))
+
+    def announced(update: dict) -> Iterator[str]:
+        if wanted.wants(update):
+            yield sse.frame(update)
+
+    return sse.follow(svc.redis, live.inbox_channel(svc.redis), start=hello, on_event=announced,
+                      heartbeat_seconds=heartbeat_seconds, stream_seconds=stream_seconds,
+                      name=f"agent stream of agent {agent['id']}")
