@@ -1,9 +1,5 @@
 """What every `handoff` command module shares: configuration, a database
-connection with one-line errors, and small formatting helpers.
-
-Kept apart from gateway/cli.py because that module also runs as __main__
-(`python -m gateway.cli`, how `handoff run` starts its worker), and a command
-module importing helpers from it would load a second copy.
+connection with one-line errors, argument checks and small formatting helpers.
 """
 
 from __future__ import annotations
@@ -70,3 +66,10 @@ def public_url_note(config: Config) -> str | None:
         return (f"{config.public_url} is only reachable from this machine; providers need the public https URL "
                 "of this deployment (or of a tunnel to it): set PUBLIC_URL to it")
     return None
+
+
+def validate_name(ctx, param, value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise click.BadParameter("must not be empty")
+    return value

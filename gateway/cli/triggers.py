@@ -7,12 +7,11 @@
     settings show    the bot settings document, as JSON
     settings set     validate and save a bot settings document
 
-gateway/cli.py attaches both groups. The trigger commands only read: their
-database transaction is read-only, and nothing is sent or enqueued. They
-reuse the worker's own pieces (workers.inbound.judge_reply and
-conversation_state, the engine in gateway.bot.triggers) so that a dry run
-decides exactly as process_inbound would. gateway.cli's helpers are
-imported where used: gateway.cli imports this module at its end.
+The trigger commands only read: their database transaction is read-only,
+and nothing is sent or enqueued. They reuse the worker's own pieces
+(workers.inbound.judge_reply and conversation_state, the engine in
+gateway.bot.triggers) so that a dry run decides exactly as process_inbound
+would.
 """
 
 from __future__ import annotations
