@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.effects import Effects
-from gateway.events import record as record_notification
-from gateway.store import conversations, events, kb, messages, tickets
+from gateway.events import emit
+from gateway.store import conversations, kb, messages, tickets
 from workers import context
 from workers.brain import Reply, Responder, responder_for
 from gateway.bot.details import extract_details, merge_details
@@ -56,7 +56,10 @@ def process_inbound(message_id: int) -> str:
         message, conversation = loaded
         effects = Effects(conversation["id"])
         if not message["metadata"].get("reopened_for_bot"):
-            effects.notify(_message_created(conn, message))
+            emit(conn, effects, "message.created", conversation_id=message["conversation_id"], message_id=message["id"],
+                 data={"message_id": message["id"], "conversation_id": message["conversation_id"],
+                       "sender": "customer", "text": message["text"], "attachments": message["attachments"],
+                       "created_at": message["created_at"]})
         details = extract_details(message["text"])
         email_noted = conversation["status"] == "ticket" and note_reply_email(conn, conversation, details, effects)
         outcome = None
@@ -177,14 +180,6 @@ def note_reply_email(conn, conversation: dict, details: dict, effects: Effects) 
     return True
 
 
-def _message_created(conn, message: dict):
-    return record_notification(
-        conn, "message.created",
-        {"message_id": message["id"], "conversation_id": message["conversation_id"], "sender": "customer",
-         "text": message["text"], "attachments": message["attachments"], "created_at": message["created_at"]},
-        conversation_id=message["conversation_id"])
-
-
 def lock_unprocessed(conn, message_id: int) -> tuple[dict, dict] | str:
     """(message, conversation) with the conversation locked, or why there is nothing to do."""
     message = messages.get_message(conn, message_id)
@@ -255,16 +250,14 @@ def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, o
     if reply.failed:
         metadata["responder_error"] = reply.detail.get("error")
     if offer.offer_human:
-        events.record_event(conn, "trigger.offered_human", conversation_id=conversation["id"],
-                            message_id=message_id, detail=offer.event_detail())
+        emit(conn, effects, "trigger.offered_human", conversation_id=conversation["id"], message_id=message_id,
+             detail=offer.event_detail())
     answer_id = messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="bot",
         text=text, reply_to_id=message_id, bot_confidence=reply.confidence, metadata=metadata,
     )
     if answer_id is not None:  # None: another run of this job answered it already
         effects.send(answer_id)
-        effects.notify(record_notification(
-            conn, "message.created",
-            {"message_id": answer_id, "conversation_id": conversation["id"], "sender": "bot", "text": text,
-             "confidence": reply.confidence, "reply_to_id": message_id},
-            conversation_id=conversation["id"]))
+        emit(conn, effects, "message.created", conversation_id=conversation["id"], message_id=answer_id,
+             data={"message_id": answer_id, "conversation_id": conversation["id"], "sender": "bot", "text": text,
+                   "confidence": reply.confidence, "reply_to_id": message_id})

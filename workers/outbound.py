@@ -35,7 +35,8 @@ from channels.windows import Window, window_state
 from gateway import live, queues
 from gateway.config import Config
 from gateway.db import transaction
-from gateway.store import events, messages
+from gateway.events import emit
+from gateway.store import messages
 from gateway.store.channels import ChannelRow, get_channel
 from workers import context, mailer
 
@@ -125,10 +126,9 @@ def send_message(message_id: int) -> str:
         sent = messages.mark_sent(conn, message_id, result.provider_message_id, result.status)
         if sent["status"] in ("failed", "undelivered"):
             # A failure receipt (e.g. 63016) beat the provider's response here.
-            events.record_event(conn, "message.failed", conversation_id=conversation_id, message_id=message_id,
-                                detail={"status": sent["status"], "error_code": sent["error_code"],
-                                        "error_message": sent["error_message"],
-                                        "explanation": explain_error(sent["error_code"])})
+            emit(conn, None, "message.failed", conversation_id=conversation_id, message_id=message_id,
+                 detail={"status": sent["status"], "error_code": sent["error_code"],
+                         "error_message": sent["error_message"], "explanation": explain_error(sent["error_code"])})
     log.info("message %s sent on %s channel %s as %s (%s)", message_id, channel.kind, channel.id,
              result.provider_message_id, sent["status"])
     live.publish(ctx.redis, "message.status", conversation_id, message_id=message_id, status=sent["status"],
@@ -146,9 +146,8 @@ def _record_failure(ctx, claimed: dict, error: SendError) -> str:
             messages.mark_retrying(conn, message_id, str(error), error.code, delays[attempt - 1])
         else:
             messages.mark_failed(conn, message_id, str(error), error.code)
-            events.record_event(conn, "message.failed", conversation_id=claimed["conversation_id"],
-                                message_id=message_id,
-                                detail={"error": str(error), "code": error.code, "attempts": attempt})
+            emit(conn, None, "message.failed", conversation_id=claimed["conversation_id"], message_id=message_id,
+                 detail={"error": str(error), "code": error.code, "attempts": attempt})
     if retry:
         log.warning("message %s: attempt %s failed (%s); retrying in %ss", message_id, attempt, error,
                     delays[attempt - 1])

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from channels.base import InboundMessage, StatusUpdate, Watermark
 from channels.templates import explain_error, failure_message
-from gateway.store import contacts, conversations, events, messages
+from gateway.events import emit
+from gateway.store import contacts, conversations, messages
 from gateway.store.channels import ChannelRow
 
 
@@ -61,11 +62,9 @@ def apply_status_update(conn, channel: ChannelRow, update: StatusUpdate) -> dict
     if found and found["changed"] and update.status in ("failed", "undelivered"):
         message = messages.get_message(conn, found["id"])
         # 63016 and co. say what the agent should do (send a template), not only what went wrong.
-        events.record_event(
-            conn, "message.failed", conversation_id=message["conversation_id"], message_id=message["id"],
-            detail={"status": update.status, "error_code": update.error_code, "error_message": update.error_message,
-                    "explanation": explain_error(update.error_code)},
-        )
+        emit(conn, None, "message.failed", conversation_id=message["conversation_id"], message_id=message["id"],
+             detail={"status": update.status, "error_code": update.error_code,
+                     "error_message": update.error_message, "explanation": explain_error(update.error_code)})
     return found
 
 

@@ -32,13 +32,13 @@ from channels.windows import window_state
 from gateway.desk import access
 from gateway.effects import Effects
 from gateway.errors import ApiError
-from gateway.events import record as record_notification
+from gateway.events import emit
 from gateway.handoff import wording
 from gateway.handoff.assign import announce_agent, assign_to
 from gateway.handoff.availability import CLOSED, NOBODY_ONLINE, team_availability
 from gateway.handoff.escalate import queue_for_team
 from gateway.handoff.hours import describe_opening
-from gateway.store import agents, conversations, events, messages, teams, tickets
+from gateway.store import agents, conversations, messages, teams, tickets
 from gateway.store.channels import get_channel
 
 log = logging.getLogger(__name__)
@@ -175,10 +175,8 @@ def transfer(conn, agent: dict, conversation_id: int, team: dict, *, note: str |
         effects.publish("message.created", message_id=note_id, private=True, team_id=team["id"])
     detail = {"from_team_id": conversation["team_id"], "to_team_id": team["id"], "to_team": team["name"],
               "from_assignee_id": conversation["assignee_id"], "note": note}
-    events.record_event(conn, "conversation.transferred", conversation_id=conversation_id, agent_id=agent["id"],
-                        detail=detail)
-    effects.publish("conversation.transferred", team_id=team["id"], from_team_id=conversation["team_id"],
-                    agent_id=agent["id"])
+    emit(conn, effects, "conversation.transferred", conversation_id=conversation_id, agent_id=agent["id"],
+         team_id=team["id"], from_team_id=conversation["team_id"], detail=detail)
     if live:
         queue_for_team(conn, moved, team, effects, available, opening=wording.transferring(team["name"]),
                        missed_chat_timeout_seconds=missed_chat_timeout_seconds)
@@ -221,14 +219,10 @@ def _resolve(conn, conversation: dict, agent: dict, effects: Effects) -> None:
         tickets.set_ticket_status(conn, ticket["id"], "closed")
     detail = {"previous_status": conversation["status"], "assignee_id": conversation["assignee_id"],
               "ticket_closed": ticket["number"] if closed else None}
-    events.record_event(conn, "conversation.resolved", conversation_id=conversation["id"], agent_id=agent["id"],
-                        detail=detail)
-    effects.publish("conversation.resolved", team_id=conversation["team_id"], agent_id=agent["id"])
-    effects.notify(record_notification(
-        conn, "conversation.resolved", {"conversation_id": conversation["id"], "agent_id": agent["id"],
-                                        "agent": agent["name"], **detail},
-        summary=f"Conversation {conversation['id']} resolved by {agent['name']}",
-        conversation_id=conversation["id"], team_id=conversation["team_id"]))
+    emit(conn, effects, "conversation.resolved", conversation_id=conversation["id"], agent_id=agent["id"],
+         team_id=conversation["team_id"], detail=detail,
+         data={"conversation_id": conversation["id"], "agent_id": agent["id"], "agent": agent["name"], **detail},
+         summary=f"Conversation {conversation['id']} resolved by {agent['name']}")
     log.info("conversation %s resolved by agent %s", conversation["id"], agent["id"])
 
 
@@ -248,9 +242,8 @@ def reopen(conn, agent: dict, conversation_id: int) -> Effects:
         newer = conversations.open_conversation_of_identity(conn, conversation["identity_id"])
         raise _newer_open(conversation_id, newer) from None
     effects = Effects(conversation_id)
-    events.record_event(conn, "conversation.reopened", conversation_id=conversation_id, agent_id=agent["id"],
-                        detail={"previous_assignee_id": conversation["assignee_id"]})
-    effects.publish("conversation.reopened", team_id=conversation["team_id"], agent_id=agent["id"])
+    emit(conn, effects, "conversation.reopened", conversation_id=conversation_id, agent_id=agent["id"],
+         team_id=conversation["team_id"], detail={"previous_assignee_id": conversation["assignee_id"]})
     return effects
 
 
@@ -276,10 +269,8 @@ def close_ticket(conn, agent: dict, number: int) -> Effects:
         _resolve(conn, conversation, agent, effects)
         return effects
     tickets.set_ticket_status(conn, ticket["id"], "closed")
-    events.record_event(conn, "ticket.closed", conversation_id=conversation_id, agent_id=agent["id"],
-                        detail={"number": number})
-    if conversation is not None:  # live events belong to a conversation
-        effects.publish("ticket.closed", number=number, team_id=ticket["team_id"])
+    emit(conn, effects, "ticket.closed", conversation_id=conversation_id, agent_id=agent["id"],
+         team_id=ticket["team_id"], detail={"number": number})
     return effects
 
 

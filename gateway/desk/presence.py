@@ -10,7 +10,8 @@ from gateway.db import transaction
 from gateway.effects import Effects
 from gateway.handoff import assign
 from gateway.services import Services
-from gateway.store import agents, assignment, conversations, events
+from gateway.events import emit
+from gateway.store import agents, assignment, conversations
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ def set_presence(conn, agent: dict, presence: str | None) -> tuple[dict, str]:
     updated = agents.set_presence(conn, agent["id"], presence or current["presence"],
                                   ttl_seconds=PRESENCE_TTL_SECONDS)
     if updated["presence"] != current["effective"]:
-        events.record_event(conn, "agent.presence", agent_id=agent["id"],
-                            detail={"from": current["effective"], "to": updated["presence"]})
+        emit(conn, None, "agent.presence", agent_id=agent["id"],
+             detail={"from": current["effective"], "to": updated["presence"]})
         log.info("agent %s is %s (was %s)", agent["id"], updated["presence"], current["effective"])
     return updated, current["effective"]
 

@@ -18,9 +18,9 @@ from gateway.desk.actions import announce_if_reachable, held_by_other, now_utc, 
 from gateway.desk.reply_plan import VIA_EMAIL, VIA_TEMPLATE, ReplyPlan, plan_reply
 from gateway.effects import Effects
 from gateway.errors import ApiError
-from gateway.events import record as record_notification
+from gateway.events import emit
 from gateway.handoff import wording
-from gateway.store import contacts, conversations, events, messages, teams, tickets
+from gateway.store import contacts, conversations, messages, teams, tickets
 from gateway.store.channels import ChannelRow, get_channel
 
 log = logging.getLogger(__name__)
@@ -94,14 +94,14 @@ def reply(conn, agent: dict, conversation_id: int, *, text: str | None = None, t
         tickets.record_ticket_reply(conn, context.ticket["id"], agent["id"])
     detail = {"via": plan.via, "template": plan.template.name if plan.via == VIA_TEMPLATE else None,
               "messenger_tag": plan.messenger_tag, "email": plan.email if plan.via == VIA_EMAIL else None}
-    events.record_event(conn, "agent.replied", conversation_id=conversation_id, message_id=message_id,
-                        agent_id=agent["id"], detail=detail)
+    emit(conn, effects, "agent.replied", conversation_id=conversation_id, message_id=message_id,
+         agent_id=agent["id"], detail=detail)
     effects.send(message_id)
-    effects.notify(record_notification(
-        conn, "message.created",
-        {"message_id": message_id, "conversation_id": conversation_id, "sender": "agent", "agent_id": agent["id"],
-         "agent": agent["name"], "text": text, "via": plan.via, "created_at": now_utc()},
-        conversation_id=conversation_id, team_id=conversation["team_id"]))
+    emit(conn, effects, "message.created", conversation_id=conversation_id, message_id=message_id,
+         team_id=conversation["team_id"],
+         data={"message_id": message_id, "conversation_id": conversation_id, "sender": "agent",
+               "agent_id": agent["id"], "agent": agent["name"], "text": text, "via": plan.via,
+               "created_at": now_utc()})
     log.info("conversation %s: agent %s replied (via %s)", conversation_id, agent["id"], plan.via)
     return message_id, plan, effects
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from gateway.effects import Effects
-from gateway.events import record as record_notification
+from gateway.events import emit
 from gateway.handoff import wording
-from gateway.store import assignment, events, messages, teams
+from gateway.store import assignment, messages, teams
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,9 @@ def assign_to(conn, conversation: dict, agent: dict, effects: Effects, *, reason
         return None
     detail = {"agent_id": agent["id"], "agent": agent["name"], "reason": reason,
               "previous_assignee_id": conversation["assignee_id"]}
-    events.record_event(conn, "conversation.assigned", conversation_id=conversation["id"],
-                        agent_id=by_agent_id, detail=detail)
-    effects.publish("conversation.assigned", agent_id=agent["id"], team_id=assigned["team_id"], reason=reason)
-    effects.notify(record_notification(
-        conn, "conversation.assigned", {"conversation_id": conversation["id"], **detail},
-        summary=f"Conversation {conversation['id']} assigned to {agent['name']} ({reason})",
-        conversation_id=conversation["id"], team_id=assigned["team_id"]))
+    emit(conn, effects, "conversation.assigned", conversation_id=conversation["id"], agent_id=by_agent_id,
+         assignee_id=agent["id"], team_id=assigned["team_id"], detail=detail,
+         summary=f"Conversation {conversation['id']} assigned to {agent['name']} ({reason})")
     log.info("conversation %s assigned to agent %s (%s)", conversation["id"], agent["id"], reason)
     return assigned
 
@@ -73,8 +69,9 @@ def reassign_away(conn, conversation: dict, effects: Effects, *, reason: str) ->
     assigned = auto_assign(conn, conversation, effects, exclude_agent_id=previous)
     if assigned is None:
         assigned = assignment.unassign(conn, conversation["id"])
-        effects.publish("conversation.unassigned", team_id=conversation["team_id"], reason=reason)
-    events.record_event(conn, "conversation.reassigned", conversation_id=conversation["id"],
-                        detail={"reason": reason, "from_agent_id": previous, "to_agent_id": assigned["assignee_id"]})
+        emit(conn, effects, "conversation.unassigned", conversation_id=conversation["id"],
+             team_id=conversation["team_id"])
+    emit(conn, effects, "conversation.reassigned", conversation_id=conversation["id"],
+         detail={"reason": reason, "from_agent_id": previous, "to_agent_id": assigned["assignee_id"]})
     log.info("conversation %s taken from agent %s (%s)", conversation["id"], previous, reason)
     return assigned

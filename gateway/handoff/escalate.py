@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 from gateway.bot.triggers import Decision
 from gateway.config import LLM_PROVIDERS
 from gateway.effects import Effects
-from gateway.events import record as record_notification
+from gateway.events import emit
 from gateway.handoff import assign, wording
 from gateway.handoff.availability import Availability, team_availability
 from gateway.handoff.hours import describe_opening, team_hours
 from gateway.handoff.packet import build_packet
-from gateway.store import assignment, contacts, conversations, events, messages, teams, tickets
+from gateway.store import assignment, contacts, conversations, messages, teams, tickets
 from gateway.store.channels import get_channel
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,10 @@ def escalate_conversation(conn, conversation: dict, decision: Decision, message_
     conversation = {**conversation, "handoff_packet": packet}
     if (settings["provider"] or ai_provider) in LLM_PROVIDERS:  # the extractive summary, until the LLM's is ready
         effects.schedule("workers.brain.summary.summarize_handoff", conversation["id"])
-    events.record_event(conn, "conversation.escalated", conversation_id=conversation["id"], message_id=message_id,
-                        detail=detail)
-    effects.publish("conversation.escalated", team_id=team["id"], priority=conversation["priority"],
-                    rule=decision.rule)
-    effects.notify(record_notification(
-        conn, "conversation.escalated", packet, conversation_id=conversation["id"], team_id=team["id"],
-        summary=f"{team['name']}: conversation {conversation['id']} needs a person "
-                f"({packet['trigger']['explanation']}, priority {conversation['priority']})"))
+    emit(conn, effects, "conversation.escalated", conversation_id=conversation["id"], message_id=message_id,
+         team_id=team["id"], detail=detail, data=packet,
+         summary=f"{team['name']}: conversation {conversation['id']} needs a person "
+                 f"({packet['trigger']['explanation']}, priority {conversation['priority']})")
     log.info("conversation %s escalated to %s (%s, priority %s)", conversation["id"], team["name"],
              decision.rule, conversation["priority"])
     available = team_availability(conn, team, now)
@@ -124,19 +120,15 @@ def open_ticket(conn, conversation: dict, team: dict | None, effects: Effects, *
     conversations.mark_ticket(conn, conversation["id"], bot_fallback=conversation["mode"] in BOT_WAITS_WITH_CUSTOMER)
     if not created:
         return ticket
-    events.record_event(conn, "ticket.created", conversation_id=conversation["id"],
-                        detail={"number": ticket["number"], "why": why, "due_at": due_at.isoformat()})
-    effects.publish("ticket.created", number=ticket["number"], team_id=ticket["team_id"])
-    effects.notify(record_notification(
-        conn, "ticket.created",
-        {"number": ticket["number"], "subject": ticket["subject"], "why": why, "team": team["name"] if team else None,
-         "due_at": due_at.isoformat(), "conversation_id": conversation["id"],
-         "handoff_packet": conversation.get("handoff_packet")},
-        summary=f"Ticket #{ticket['number']} ({why.replace('_', ' ')}): {ticket['subject']}",
-        conversation_id=conversation["id"], team_id=ticket["team_id"]))
+    emit(conn, effects, "ticket.created", conversation_id=conversation["id"], team_id=ticket["team_id"],
+         detail={"number": ticket["number"], "why": why, "due_at": due_at.isoformat()},
+         data={"number": ticket["number"], "subject": ticket["subject"], "why": why,
+               "team": team["name"] if team else None, "due_at": due_at.isoformat(),
+               "conversation_id": conversation["id"], "handoff_packet": conversation.get("handoff_packet")},
+         summary=f"Ticket #{ticket['number']} ({why.replace('_', ' ')}): {ticket['subject']}")
     text = wording.offline_notice(team["name"] if team else None, why=why,
-                          reopens=describe_opening(reopens, now, hours) if reopens else None,
-                          number=ticket["number"], channel_kind=channel_kind, email=email)
+                                  reopens=describe_opening(reopens, now, hours) if reopens else None,
+                                  number=ticket["number"], channel_kind=channel_kind, email=email)
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
         text=text, metadata={"ticket": ticket["number"], "ask_email": channel_kind == "web" and not email},

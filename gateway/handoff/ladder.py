@@ -21,11 +21,11 @@ import logging
 from datetime import datetime, timedelta
 
 from gateway.effects import Effects
-from gateway.events import record as record_notification
+from gateway.events import emit
 from gateway.handoff import assign, wording
 from gateway.handoff.availability import team_availability
 from gateway.handoff.escalate import open_ticket, tell_place_in_line
-from gateway.store import agents, assignment, conversations, events, messages, teams
+from gateway.store import agents, assignment, conversations, messages, teams
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +107,10 @@ def queue_update_due(conn, conversation: dict, settings: dict, now: datetime) ->
 def _record_missed(conn, conversation: dict, effects: Effects, *, stage: int, waited: timedelta) -> None:
     conversations.set_missed_stage(conn, conversation["id"], stage)
     detail = {"stage": stage, "waited_seconds": int(waited.total_seconds()), "assignee_id": conversation["assignee_id"]}
-    events.record_event(conn, "conversation.missed", conversation_id=conversation["id"], detail=detail)
-    effects.publish("conversation.missed", team_id=conversation["team_id"], **detail)
-    effects.notify(record_notification(
-        conn, "conversation.missed", {"conversation_id": conversation["id"], **detail},
-        summary=f"Missed chat: conversation {conversation['id']} has waited {int(waited.total_seconds() // 60)} "
-                "minutes for a person",
-        conversation_id=conversation["id"], team_id=conversation["team_id"]))
+    emit(conn, effects, "conversation.missed", conversation_id=conversation["id"], team_id=conversation["team_id"],
+         assignee_id=conversation["assignee_id"], detail=detail,
+         summary=f"Missed chat: conversation {conversation['id']} has waited {int(waited.total_seconds() // 60)} "
+                 "minutes for a person")
     log.warning("conversation %s: missed chat, stage %s", conversation["id"], stage)
 
 

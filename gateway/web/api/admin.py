@@ -17,7 +17,8 @@ from channels.templates import TemplateListSchema, load_templates, templates_set
 from gateway.bot.settings import load_bot_settings, save_bot_settings
 from gateway.db import transaction
 from gateway.services import services
-from gateway.store import channels, events
+from gateway.events import emit
+from gateway.store import channels
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.bodies import json_object
 from gateway.web.errors import ApiError
@@ -25,7 +26,6 @@ from gateway.web.errors import ApiError
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
 CHANNEL_MODES = ("bot_only", "hybrid", "offline_or_missed")
-SETTINGS_CHANGED = "settings.changed"
 
 
 class ChannelChangeSchema(Schema):
@@ -38,7 +38,7 @@ def _changed_keys(before: dict, after: dict) -> list[str]:
 
 
 def record_change(conn, detail: dict) -> None:
-    events.record_event(conn, SETTINGS_CHANGED, agent_id=current_agent()["id"], detail=detail)
+    emit(conn, None, "settings.changed", agent_id=current_agent()["id"], detail=detail)
 
 
 # --- bot settings ---------------------------------------------------------------------------

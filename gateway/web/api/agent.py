@@ -355,7 +355,8 @@ def stream():
 
 class TeamFilter:
     """Which live events an agent's stream carries: by the desk.access rule,
-    those of conversations the agent may see, and those naming the agent. An
+    those of conversations the agent may see, and those naming the agent (who
+    did it, or who got the conversation). An
     event names its team when the code that published it knew it; otherwise
     the conversation's team is looked up, and remembered for a while. An
     event of a conversation that does not exist (deleted) is nobody's."""
@@ -366,7 +367,7 @@ class TeamFilter:
         self.known: dict[int, tuple[dict | None, float]] = {}
 
     def wants(self, update: dict) -> bool:
-        if self.access.team_ids is None or update.get("agent_id") == self.access.agent_id:
+        if self.access.team_ids is None or self.access.agent_id in (update.get("agent_id"), update.get("assignee_id")):
             return True
         conversation_id = update.get("conversation_id")
         if "team_id" in update:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from gateway.events import WEBHOOK_EVENTS
 from gateway.services import services
 
 bp = Blueprint("openapi", __name__)
@@ -76,8 +77,7 @@ WEBHOOK = {"$ref": "#/components/schemas/Webhook"}
 WEBHOOK_DELIVERY = {"$ref": "#/components/schemas/WebhookDelivery"}
 SUBSCRIPTION_ID = {"name": "subscription_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 DELIVERY_ID = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-WEBHOOK_EVENT_NAMES = {"enum": ["conversation.escalated", "conversation.assigned", "conversation.missed",
-                                "conversation.resolved", "ticket.created", "message.created", "*"]}
+WEBHOOK_EVENT_NAMES = {"enum": [*WEBHOOK_EVENTS, "*"]}
 WEBHOOK_FIELDS = {"url": {"type": "string", "format": "uri", "description": "http:// or https://"},
                   "events": {"type": "array", "minItems": 1, "items": WEBHOOK_EVENT_NAMES},
                   "description": {"type": "string", "maxLength": 500}}
