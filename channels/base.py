@@ -9,6 +9,7 @@ parts, and the outbound job hands them an OutboundMessage.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Mapping, Protocol, Sequence
 
 
@@ -91,7 +92,6 @@ class OutboundMessage:
     template_variables: Mapping[str, str] = field(default_factory=dict)
     # Messenger: "RESPONSE" inside the 24-hour window, "HUMAN_AGENT" tag after.
     messenger_tag: str | None = None
-    status_callback_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,29 @@ def transient_http_status(status: int) -> bool:
     return status in (408, 409, 425, 429) or status >= 500
 
 
-class ChannelAdapter(Protocol):
+class Channel(Protocol):
+    """An adapter that sends on one configured channel (channels.registry.adapter_for)."""
+
     kind: str
 
     def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a kind of channel can carry, so that the rest of Handoff asks the
+    question ("are there quick replies?") rather than the kind."""
+
+    kind: str
+    label: str                        # "WhatsApp", as agents and admins read it
+    in_sentence: str                  # "reply on the web chat instead"
+    reply_here: str                   # "a person will reply here on WhatsApp"
+    text_limit: int                   # characters one message carries
+    quick_replies: bool               # buttons under a message (Messenger quick replies, the widget's)
+    templates: bool                   # approved templates reach the customer outside the window (WhatsApp)
+    # How long after the customer's last message anything may be sent; None: no window.
+    window: timedelta | None
+    # After the window, how long a person may still reply with Messenger's HUMAN_AGENT tag.
+    human_agent_window: timedelta | None
+    # The customer may leave and never see a reply here (a web visitor): ask for an email.
+    asks_for_email: bool

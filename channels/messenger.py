@@ -45,6 +45,7 @@ from channels.base import (
     SendResult,
     Watermark,
 )
+from channels.registry import capabilities
 
 kind = "messenger"
 
@@ -54,7 +55,7 @@ kind = "messenger"
 TRANSIENT_GRAPH_CODES = {-1, 1, 2, 4, 17, 32, 341, 613, 1200}
 # The Send API's limit on message.text. We count UTF-16 code units, which is
 # never fewer than characters, so the text fits however Graph counts.
-TEXT_LIMIT = 2000
+TEXT_LIMIT = capabilities(kind).text_limit
 ELLIPSIS = "…"
 
 

@@ -17,12 +17,13 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from marshmallow import Schema, ValidationError, fields, validate
 
 from channels.base import InboundMessage, MalformedPayload, OutboundMessage, SendResult
+from channels.registry import capabilities
 
 kind = "web"
 TOKEN_SALT = "handoff.widget.visitor"
 # A visitor who comes back within 30 days continues their conversation.
 TOKEN_MAX_AGE = 30 * 24 * 3600
-TEXT_LIMIT = 4000
+TEXT_LIMIT = capabilities(kind).text_limit
 
 
 @dataclass(frozen=True)

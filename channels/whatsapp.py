@@ -146,8 +146,11 @@ class WhatsAppChannel:
 
     kind = kind
 
-    def __init__(self, credentials: Mapping[str, str], address: str, *, api_base_url: str, timeout: float):
+    def __init__(self, credentials: Mapping[str, str], address: str, *, api_base_url: str, timeout: float,
+                 status_callback_url: str | None = None):
         self.address = address
+        # Where Twilio posts the delivery statuses of what we send.
+        self.status_callback_url = status_callback_url
         self.client = Client(
             credentials["account_sid"],
             credentials["auth_token"],
@@ -167,8 +170,8 @@ class WhatsAppChannel:
             params["body"] = message.text
             if message.attachments:
                 params["media_url"] = [a.url for a in message.attachments]
-        if message.status_callback_url:
-            params["status_callback"] = message.status_callback_url
+        if self.status_callback_url:
+            params["status_callback"] = self.status_callback_url
         try:
             created = self.client.messages.create(**params)
         except TwilioRestException as exc:

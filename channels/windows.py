@@ -6,16 +6,16 @@
   to 7 days only a human agent, with the HUMAN_AGENT tag; after 7 days nothing.
 - Web widget: no window; the visitor reads replies whenever they come back.
 
-Pure: the caller passes the time of the customer's last message and now.
+Pure: the caller passes the time of the customer's last message and now;
+the lengths come from the channels' capabilities (channels/registry.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-STANDARD_WINDOW = timedelta(hours=24)
-HUMAN_AGENT_WINDOW = timedelta(days=7)
+from channels.registry import capabilities
 
 OPEN = "open"                            # free text, bot or human
 TEMPLATE_REQUIRED = "template_required"  # WhatsApp after 24 h: only an approved template
@@ -53,23 +53,24 @@ class Window:
 
 
 def window_state(channel_kind: str, last_customer_message_at: datetime | None, now: datetime) -> Window:
-    if channel_kind == "web":
-        return Window(channel_kind, OPEN, None, "The web chat has no messaging window.")
+    channel = capabilities(channel_kind)
+    if channel.window is None:
+        return Window(channel_kind, OPEN, None, f"The {channel.label.lower()} has no messaging window.")
     if last_customer_message_at is None:
-        return Window(channel_kind, TEMPLATE_REQUIRED if channel_kind == "whatsapp" else CLOSED, None,
+        return Window(channel_kind, TEMPLATE_REQUIRED if channel.templates else CLOSED, None,
                       "The customer has never written on this channel.")
-    standard_end = last_customer_message_at + STANDARD_WINDOW
+    standard_end = last_customer_message_at + channel.window
     if now < standard_end:
         return Window(channel_kind, OPEN, standard_end, "Within 24 hours of the customer's last message.")
-    if channel_kind == "whatsapp":
+    if channel.templates:
         return Window(channel_kind, TEMPLATE_REQUIRED, None,
-                      "More than 24 hours since the customer's last message: WhatsApp only allows an approved "
-                      "template until they write again.")
-    human_end = last_customer_message_at + HUMAN_AGENT_WINDOW
-    if now < human_end:
+                      f"More than 24 hours since the customer's last message: {channel.label} only allows an "
+                      "approved template until they write again.")
+    human_end = last_customer_message_at + channel.human_agent_window if channel.human_agent_window else None
+    if human_end and now < human_end:
         return Window(channel_kind, HUMAN_AGENT_ONLY, human_end,
                       "Between 24 hours and 7 days since the customer's last message: only a person may reply "
-                      "(Messenger's HUMAN_AGENT tag).")
+                      f"({channel.label}'s HUMAN_AGENT tag).")
     return Window(channel_kind, CLOSED, None,
-                  "More than 7 days since the customer's last message: Messenger no longer delivers replies "
-                  "until they write again.")
+                  f"More than 7 days since the customer's last message: {channel.label} no longer delivers "
+                  "replies until they write again.")

@@ -28,6 +28,7 @@ from gateway.events import emit
 from gateway.store import conversations, kb, messages, tickets
 from workers import context
 from workers.brain import Reply, Responder, responder_for
+from channels.registry import capabilities
 from gateway.bot.details import extract_details, merge_details
 from workers.brain.kb import SMALL_TALK_REPLIES
 from gateway.handoff.escalate import escalate_conversation, team_available
@@ -240,7 +241,7 @@ def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, o
         greeting = settings["greeting"][kind] or settings["greeting"]["default"]
         text = f"{greeting}\n\n{text}"
     offer_human = (offer.offer_human or first_answer) and not waiting  # the option comes with the greeting
-    if offer_human and kind == "whatsapp":  # WhatsApp has no quick replies outside templates
+    if offer_human and not capabilities(kind).quick_replies:  # say how to ask instead (WhatsApp)
         text = f"{text}\n\n{settings['talk_to_agent']['whatsapp_hint']}"
     # offered_human records a trigger's offer (what "yes please" and a second
     # frustrated message answer), not the standing option on the first answer.

@@ -27,10 +27,8 @@ import logging
 from datetime import datetime, timezone
 
 from channels.base import OutboundMessage, QuickReply, SendError, SendResult
-from channels.messenger import MessengerChannel
+from channels.registry import adapter_for, capabilities
 from channels.templates import explain_error
-from channels.web import WebChannel
-from channels.whatsapp import WhatsAppChannel
 from channels.windows import Window, window_state
 from gateway import live, queues
 from gateway.config import Config
@@ -46,26 +44,12 @@ OUTSIDE_WINDOW = "outside_window"
 EMAIL_SUBJECT = "Your conversation with our support team"
 
 
-def adapter_for(channel: ChannelRow, config: Config):
-    if channel.kind == "whatsapp":
-        return WhatsAppChannel(channel.credentials, channel.address,
-                               api_base_url=config.twilio_api_base_url, timeout=config.provider_timeout)
-    if channel.kind == "messenger":
-        return MessengerChannel(channel.credentials, channel.address, graph_url=config.messenger_graph_url,
-                                graph_version=config.messenger_graph_version)
-    return WebChannel()
-
-
-def outbound_message(claimed: dict, channel: ChannelRow, config: Config, window: Window) -> OutboundMessage:
-    status_callback = (
-        f"{config.public_url}/webhooks/twilio/status" if channel.kind == "whatsapp" else None
-    )
+def outbound_message(claimed: dict, window: Window) -> OutboundMessage:
     template = claimed["metadata"].get("template")
     return OutboundMessage(
         recipient_address=claimed["recipient_address"],
         text=claimed["text"],
         sender=claimed["sender"],
-        status_callback_url=status_callback,
         # Only a person may use Messenger's HUMAN_AGENT tag (PROTOCOLS.md §2).
         messenger_tag=window.messenger_tag if claimed["sender"] == "agent" else None,
         template_sid=template["content_sid"] if template else None,
@@ -77,7 +61,7 @@ def outbound_message(claimed: dict, channel: ChannelRow, config: Config, window:
 
 def window_refusal(claimed: dict, channel_kind: str, window: Window) -> str | None:
     """Why the messaging window does not allow this message now, or None if it does."""
-    if claimed["metadata"].get("template") and channel_kind == "whatsapp":
+    if claimed["metadata"].get("template") and capabilities(channel_kind).templates:
         return None  # an approved template may open a conversation at any time
     allowed = window.agent_free_text if claimed["sender"] == "agent" else window.bot_may_send
     return None if allowed else f"Not sent, outside the messaging window. {window.explanation}"
@@ -105,7 +89,7 @@ def send(claimed: dict, channel: ChannelRow, config: Config) -> SendResult:
     refusal = window_refusal(claimed, channel.kind, window)
     if refusal:
         raise SendError(refusal, transient=False, code=OUTSIDE_WINDOW)
-    return adapter_for(channel, config).send(outbound_message(claimed, channel, config, window))
+    return adapter_for(channel, config).send(outbound_message(claimed, window))
 
 
 def send_message(message_id: int) -> str:

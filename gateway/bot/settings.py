@@ -41,13 +41,14 @@ from marshmallow import (
     validates_schema,
 )
 
+from channels.registry import KINDS
 from gateway.config import AI_PROVIDERS
 from gateway.store.settings import get_setting, put_setting
 
 log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "bot"
-CHANNEL_KINDS = ("whatsapp", "messenger", "web")
+CHANNEL_KINDS = KINDS
 # conversations.priority's CHECK constraint, lowest first.
 PRIORITIES = ("low", "normal", "high", "urgent")
 FRUSTRATION_ACTIONS = ("offer", "escalate")

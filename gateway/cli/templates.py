@@ -14,6 +14,7 @@ import json
 import click
 from marshmallow import ValidationError
 
+from channels.registry import capabilities
 from channels.templates import (
     TemplateSchema,
     find_template,
@@ -45,7 +46,7 @@ def whatsapp_channel(conn, channel_id: int, *, lock: bool = True) -> ChannelRow:
     channel = (lock_channel if lock else get_channel)(conn, channel_id)
     if channel is None:
         raise click.ClickException(f"no channel {channel_id}: see `handoff channel list`")
-    if channel.kind != "whatsapp":
+    if not capabilities(channel.kind).templates:
         raise click.ClickException(f"channel {channel_id} is a {channel.kind} channel: templates are only "
                                    "for WhatsApp")
     return channel

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from channels.messenger import TEXT_LIMIT as MESSENGER_TEXT_LIMIT
+from channels.registry import capabilities
 from channels.templates import Template, TemplateError, load_templates, message_metadata, render
 from channels.windows import Window, window_state
 from gateway.desk import access
@@ -24,11 +24,6 @@ from gateway.store import contacts, conversations, messages, teams, tickets
 from gateway.store.channels import ChannelRow, get_channel
 
 log = logging.getLogger(__name__)
-
-# The longest text a channel carries in one message: Twilio refuses a longer
-# WhatsApp body (21617); the Messenger adapter would cut it short.
-CHANNEL_TEXT_LIMITS = {"whatsapp": 1600, "messenger": MESSENGER_TEXT_LIMIT}
-
 
 @dataclass(frozen=True)
 class ReplyContext:
@@ -52,7 +47,7 @@ def reply_context(conn, conversation: dict, now: datetime) -> ReplyContext:
     return ReplyContext(
         channel=channel,
         window=window_state(channel.kind, conversation["last_customer_message_at"], now),
-        templates=tuple(load_templates(channel.settings)) if channel.kind == "whatsapp" else (),
+        templates=tuple(load_templates(channel.settings)) if capabilities(channel.kind).templates else (),
         email=email, ticket=ticket)
 
 
@@ -130,8 +125,8 @@ def _reply_content(conn, conversation: dict, context: ReplyContext, plan: ReplyP
         return rendered, message_metadata(plan.template, content_variables)
     if plan.via == VIA_EMAIL:
         return text, {"via": "email", "to": plan.email, "subject": _email_subject(conn, conversation, context)}
-    limit = CHANNEL_TEXT_LIMITS.get(context.channel.kind)
-    if limit and len(text) > limit:
+    limit = capabilities(context.channel.kind).text_limit
+    if len(text) > limit:
         raise ApiError(400, "invalid reply", {"text": [f"at most {limit} characters on {context.channel.kind}"]})
     return text, {}
 

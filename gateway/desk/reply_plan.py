@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable
 
+from channels.base import Capabilities
+from channels.registry import KINDS, capabilities
 from channels.templates import Template, find_template
 from channels.windows import HUMAN_AGENT_ONLY, OPEN, Window
 
@@ -33,7 +35,7 @@ VIA_TEMPLATE = "template"
 VIA_EMAIL = "email"
 VIA_NONE = "none"
 
-CHANNEL_NAMES = {"whatsapp": "WhatsApp", "messenger": "Messenger", "web": "the web chat"}
+TEMPLATE_CHANNELS = " and ".join(capabilities(kind).label for kind in KINDS if capabilities(kind).templates)
 ADD_TEMPLATE_HINT = ("an admin can add an approved template with `handoff channel template add` or "
                      "PUT /api/admin/channels/<id>/templates")
 
@@ -59,54 +61,56 @@ def plan_reply(*, channel_kind: str, window: Window, templates: Iterable[Templat
                template_name: str | None = None, by_email: bool = False) -> ReplyPlan:
     """How a reply will go: free text (no template_name), the named template, or
     (by_email) an email to contact_email."""
-    usable = tuple(templates) if channel_kind == "whatsapp" else ()
-    free_text = _free_text_plan(channel_kind, window, usable, contact_email)
+    channel = capabilities(channel_kind)
+    usable = tuple(templates) if channel.templates else ()
+    free_text = _free_text_plan(channel, window, usable, contact_email)
     if by_email and template_name is not None:
         return _refused(free_text, "Choose either a template or an email reply, not both.")
     if by_email:
         if not contact_email:
             return _refused(free_text, "No email address is known for this customer: reply on "
-                                       f"{CHANNEL_NAMES[channel_kind]} instead.")
+                                       f"{channel.in_sentence} instead.")
         return ReplyPlan(VIA_EMAIL, None, None, f"Your reply will be sent by email to {contact_email}.", None,
                          contact_email, usable)
     if template_name is None:
         return free_text
-    if channel_kind != "whatsapp":
-        return _refused(free_text, "Templates are only for WhatsApp: send your reply as text.")
+    if not channel.templates:
+        return _refused(free_text, f"Templates are only for {TEMPLATE_CHANNELS}: send your reply as text.")
     template = find_template(usable, template_name)
     if template is None:
         configured = (f"use {_names(usable)}" if usable else f"none is configured ({ADD_TEMPLATE_HINT})")
         return _refused(free_text, f"This channel has no template named {template_name}: {configured}.")
     when = ("Within 24 hours of the customer's last message" if window.state == OPEN
-            else "Outside WhatsApp's 24-hour window")
+            else f"Outside {channel.label}'s 24-hour window")
     return ReplyPlan(VIA_TEMPLATE, None, template, f"{when}: the template {template.name} will be sent.", None,
                      contact_email, usable)
 
 
-def _free_text_plan(channel_kind: str, window: Window, templates: tuple[Template, ...],
+def _free_text_plan(channel: Capabilities, window: Window, templates: tuple[Template, ...],
                     contact_email: str | None) -> ReplyPlan:
-    if channel_kind == "web":
-        return ReplyPlan(VIA_CHANNEL, None, None, "Your reply appears in the customer's web chat.", None,
-                         contact_email)
+    if channel.window is None:
+        return ReplyPlan(VIA_CHANNEL, None, None, f"Your reply appears in the customer's {channel.label.lower()}.",
+                         None, contact_email)
     if window.state == OPEN:
         return ReplyPlan(VIA_CHANNEL, None, None, "Within 24 hours of the customer's last message: your reply "
-                         f"goes out on {CHANNEL_NAMES[channel_kind]}.", None, contact_email, templates)
+                         f"goes out on {channel.in_sentence}.", None, contact_email, templates)
     if window.state == HUMAN_AGENT_ONLY:
         return ReplyPlan(VIA_CHANNEL, window.messenger_tag, None, "Between 24 hours and 7 days since the "
-                         "customer's last message: your reply goes out on Messenger with the HUMAN_AGENT tag.",
-                         None, contact_email)
-    if channel_kind == "whatsapp" and templates:
+                         f"customer's last message: your reply goes out on {channel.in_sentence} with the "
+                         "HUMAN_AGENT tag.", None, contact_email)
+    if templates:
         what_to_send = f"send {_names(templates)}" + (f" (or reply by email to {contact_email})"
                                                        if contact_email else "")
-        return ReplyPlan(VIA_TEMPLATE, None, templates[0], f"Outside WhatsApp's 24-hour window: {what_to_send}.",
-                         "Free text cannot reach the customer on WhatsApp more than 24 hours after their last "
-                         f"message: {what_to_send}.", contact_email, templates)
-    closed = ("Outside WhatsApp's 24-hour window and no template is configured" if channel_kind == "whatsapp"
-              else "Messenger's window is closed (no message from the customer in the last 7 days)")
+        return ReplyPlan(VIA_TEMPLATE, None, templates[0],
+                         f"Outside {channel.label}'s 24-hour window: {what_to_send}.",
+                         f"Free text cannot reach the customer on {channel.in_sentence} more than 24 hours after "
+                         f"their last message: {what_to_send}.", contact_email, templates)
+    closed = (f"Outside {channel.label}'s 24-hour window and no template is configured" if channel.templates
+              else f"{channel.label}'s window is closed (no message from the customer in the last 7 days)")
     if contact_email:
         return ReplyPlan(VIA_EMAIL, None, None, f"{closed}: your reply will be sent by email to {contact_email}.",
                          None, contact_email)
-    hint = f"; {ADD_TEMPLATE_HINT}" if channel_kind == "whatsapp" else ""
+    hint = f"; {ADD_TEMPLATE_HINT}" if channel.templates else ""
     sentence = (f"{closed}, and no email address is known: the customer cannot be reached until they write "
                 f"again{hint}.")
     return ReplyPlan(VIA_NONE, None, None, sentence, sentence)

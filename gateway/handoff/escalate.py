@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from channels.registry import capabilities
 from gateway.bot.triggers import Decision
 from gateway.config import LLM_PROVIDERS
 from gateway.effects import Effects
@@ -131,7 +132,8 @@ def open_ticket(conn, conversation: dict, team: dict | None, effects: Effects, *
                                   number=ticket["number"], channel_kind=channel_kind, email=email)
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
-        text=text, metadata={"ticket": ticket["number"], "ask_email": channel_kind == "web" and not email},
+        text=text, metadata={"ticket": ticket["number"],
+                                            "ask_email": capabilities(channel_kind).asks_for_email and not email},
     ))
     log.info("conversation %s: ticket #%s (%s)", conversation["id"], ticket["number"], why)
     return ticket

@@ -8,8 +8,7 @@ so the wording is read, reviewed and changed in one place.
 
 from __future__ import annotations
 
-CHANNEL_WORDS = {"whatsapp": "here on WhatsApp", "messenger": "here on Messenger", "web": "here in this chat"}
-
+from channels.registry import capabilities
 
 def team_words(team_name: str | None) -> str:
     return f"our {team_name} team" if team_name else "our team"
@@ -58,10 +57,11 @@ def offline_notice(team_name: str | None, *, why: str, reopens: str | None, numb
         opening = f"Nobody from {team} is available right now."
     else:
         opening = f"I'm sorry, nobody from {team} could pick up your conversation in time."
-    reply = f"I've created ticket #{number} for you, and a person will reply {CHANNEL_WORDS[channel_kind]}"
+    channel = capabilities(channel_kind)
+    reply = f"I've created ticket #{number} for you, and a person will reply {channel.reply_here}"
     if email:
         reply += f" or by email to {email}."
-    elif channel_kind == "web":
+    elif channel.asks_for_email:
         reply += ". If you may leave this page, tell me your email address and we'll answer there."
     else:
         reply += "."

@@ -10,10 +10,11 @@ from datetime import datetime, timezone
 
 from flask import Blueprint
 
+from channels.registry import KINDS, capabilities
+
 bp = Blueprint("filters", __name__)
 
 PREVIEW_LENGTH = 120
-CHANNEL_KINDS = {"whatsapp": "WhatsApp", "messenger": "Messenger", "web": "Web chat"}
 # Outbound delivery states as the agent reads them.
 DELIVERY_LABELS = {
     "pending": "waiting to send", "retrying": "retrying", "sending": "sending", "queued": "sent to provider",
@@ -103,7 +104,7 @@ def http_url(url) -> str | None:
 
 @bp.app_template_filter("channel_kind")
 def channel_kind(kind: str | None) -> str:
-    return CHANNEL_KINDS.get(kind or "", kind or "")
+    return capabilities(kind).label if kind in KINDS else kind or ""
 
 
 @bp.app_template_filter("delivery_label")

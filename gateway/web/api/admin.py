@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from marshmallow import Schema, ValidationError, fields, validate
 
+from channels.registry import capabilities
 from channels.templates import TemplateListSchema, load_templates, templates_setting
 from gateway.bot.settings import load_bot_settings, save_bot_settings
 from gateway.db import transaction
@@ -135,7 +136,7 @@ def _templates_json(channel_id: int, templates: list) -> dict:
 def _whatsapp_channel_or_404(conn, channel_id: int) -> channels.ChannelRow:
     """The channel; 400 when it is not a WhatsApp channel (only those have templates)."""
     channel = _channel_or_404(conn, channel_id)
-    if channel.kind != "whatsapp":
+    if not capabilities(channel.kind).templates:
         raise ApiError(400, f"channel {channel.id} is a {channel.kind} channel: templates are only for WhatsApp")
     return channel
 
