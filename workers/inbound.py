@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from gateway.bot.settings import load_bot_settings
+from gateway.conversations.state import bot_may_answer, people_first
 from gateway.db import transaction
 from gateway.effects import Effects
 from gateway.events import emit
@@ -145,24 +146,11 @@ def answer_waiting(conversation_id: int) -> str:
     return process_inbound(message_id)
 
 
-def bot_may_answer(conversation: dict) -> bool:
-    """The bot answers conversations nobody escalated, and those waiting for a
-    person where it was asked to help meanwhile (a ticket, a missed chat). It
-    never answers once a person is talking."""
-    if conversation["status"] == "bot":
-        return True
-    return conversation["bot_fallback"] and conversation["status"] in ("queued", "assigned", "ticket") \
-        and conversation["first_agent_reply_at"] is None
-
-
 def wants_humans_first(conn, conversation: dict, state: ConversationState, turn: Turn, config: TriggerConfig,
                        now: datetime) -> bool:
     """offline_or_missed channels: a new conversation goes to a person when
     its team is open and someone is online; otherwise the bot answers."""
-    if conversation["mode"] != "offline_or_missed" or conversation["escalated_at"] is not None \
-            or conversation["status"] != "bot" or conversation["bot_fallback"]:
-        return False
-    return team_available(conn, humans_first(state, turn, config).team, now)
+    return people_first(conversation) and team_available(conn, humans_first(state, turn, config).team, now)
 
 
 def note_reply_email(conn, conversation: dict, details: dict, effects: Effects) -> bool:

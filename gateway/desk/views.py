@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.conversations.state import waiting_for_person
 from gateway.desk.access import access_of, seen_conversation
 from gateway.desk.reply import ReplyContext, reply_context
 from gateway.handoff.availability import queue_status
@@ -36,7 +37,7 @@ def conversation_view(conn, agent: dict, conversation_id: int, now: datetime) ->
     detail = conversations.conversation_detail(conn, conversation_id)
     transcript, total = conversations.transcript_tail(conn, conversation_id, limit=TRANSCRIPT_LIMIT)
     queue = None
-    if found["status"] in ("queued", "assigned") and found["first_agent_reply_at"] is None:
+    if waiting_for_person(found):
         team = teams.get_team(conn, found["team_id"]) if found["team_id"] else None
         position, minutes = queue_status(conn, found, team, now)
         queue = {"position": position, "minutes": minutes}

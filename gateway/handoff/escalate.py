@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from channels.registry import capabilities
 from gateway.bot.triggers import Decision
 from gateway.config import LLM_PROVIDERS
+from gateway.conversations.state import BOT_WAITS_WITH_CUSTOMER
 from gateway.effects import Effects
 from gateway.events import emit
 from gateway.handoff import assign, wording
@@ -32,11 +33,6 @@ from gateway.store import assignment, contacts, conversations, messages, teams, 
 from gateway.store.channels import get_channel
 
 log = logging.getLogger(__name__)
-
-# Channel modes where the bot keeps answering simple questions while a
-# ticket or a missed chat waits for a person.
-BOT_WAITS_WITH_CUSTOMER = ("hybrid", "offline_or_missed")
-
 
 def escalate_conversation(conn, conversation: dict, decision: Decision, message_id: int | None, *,
                           settings: dict, ai_provider: str, now: datetime) -> Effects:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from gateway.conversations.state import waiting_for_person
 from gateway.effects import Effects
 from gateway.events import emit
 from gateway.handoff import assign, wording
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 def tend_conversation(conn, conversation: dict, settings: dict, now: datetime) -> tuple[Effects, str]:
     """One step for one waiting conversation (locked by the caller)."""
     effects = Effects(conversation["id"])
-    if conversation["status"] not in ("queued", "assigned") or conversation["first_agent_reply_at"] is not None:
+    if not waiting_for_person(conversation):
         return effects, "not waiting"
     timeout = timedelta(seconds=settings["missed_chat_timeout_seconds"])
     waited = now - conversation["escalated_at"]

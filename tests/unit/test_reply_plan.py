@@ -19,11 +19,6 @@ EMAIL = "ann@example.com"
 HOURS = {"1h": 1, "30h": 30, "6d": 6 * 24, "8d": 8 * 24}
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    """Pure: no database or Redis to empty (replaces conftest's clean_state)."""
-    yield
-
 
 def plan(kind: str, age: str, *, templates=(), email=None, template_name=None, by_email=False):
     window = window_state(kind, NOW - timedelta(hours=HOURS[age]), NOW)

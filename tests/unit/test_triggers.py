@@ -24,12 +24,6 @@ DEFAULTS = TriggerConfig.from_settings()
 BOT = ConversationState()
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    """The engine is pure: these tests need no database or Redis to empty
-    (this replaces conftest's clean_state for this module)."""
-    yield
-
 
 def only(rule: str, **settings) -> TriggerConfig:
     """The configuration with every rule but `rule` disabled."""

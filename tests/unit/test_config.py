@@ -8,11 +8,6 @@ import pytest
 from gateway.config import Config, ConfigError
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    """Overrides conftest's: these tests touch no database, Redis or stand-in."""
-    yield
-
 
 def from_env(**environ) -> Config:
     return Config.from_env(environ)

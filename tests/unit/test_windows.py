@@ -22,11 +22,6 @@ AGES = {"never": NEVER, "1h": timedelta(hours=1), "23h59": timedelta(hours=23, m
         "7d1min": timedelta(days=7, minutes=1)}
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    """Pure: no database or Redis to empty (replaces conftest's clean_state)."""
-    yield
-
 
 def last_message(age: str) -> datetime | None:
     return None if AGES[age] is NEVER else NOW - AGES[age]

@@ -20,12 +20,6 @@ from marshmallow import ValidationError
 from gateway.handoff.hours import BusinessHours, describe_opening, validate_hours
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    """The module is pure: no database or Redis to empty (this replaces
-    conftest's clean_state for this module)."""
-    yield
-
 
 def local(text: str, zone: str = "Europe/Paris") -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
