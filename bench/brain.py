@@ -478,8 +478,8 @@ class Brain:
         self.config = Config(ai_provider="kb")
 
     def triggers_before(self, step: Step):
-        from workers.inbound import conversation_state
         from gateway.bot.triggers import TriggerConfig, Turn, evaluate_message
+        from workers.inbound import conversation_state
 
         config = TriggerConfig.from_settings(self.settings)
         state = conversation_state(step.conversation, step.known)
@@ -700,8 +700,8 @@ def measure_brain(steps: list[Step], brain: Brain, seconds: float, settings: dic
 def cold_costs(articles: list[dict], settings: dict) -> dict:
     """What the first message of a worker process pays once: indexing the knowledge
     base, compiling the settings, loading VADER."""
-    from workers.brain import kb
     from gateway.bot.triggers import TriggerConfig, _compile_config, sentiment_analyzer
+    from workers.brain import kb
 
     kb._index.cache_clear()
     _compile_config.cache_clear()
@@ -742,11 +742,11 @@ def run_end_to_end(backing: Backing, conversations: list[Conversation], total_me
     """Handoff's process_inbound and the floor job on the same kind of stored
     messages, round by round, alternating who goes first."""
     from channels.base import InboundMessage
+    from gateway.bot.articles import save_articles
     from gateway.config import Config
+    from gateway.conversations.intake import store_inbound_message
     from gateway.db import connect
     from gateway.local.demo import sample_articles
-    from gateway.conversations.intake import store_inbound_message
-    from gateway.bot.articles import save_articles
     from gateway.store.channels import create_channel
     from workers import context
     from workers.inbound import process_inbound

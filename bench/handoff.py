@@ -360,9 +360,9 @@ class InboxListener:
 def seed(database_url: str) -> None:
     """The WhatsApp channel the load generator signs for, the sample knowledge
     base, and the teams, each with agents online and a queue (no auto-assign)."""
+    from gateway.bot.articles import save_articles
     from gateway.db import connect
     from gateway.local.demo import sample_articles
-    from gateway.bot.articles import save_articles
     from gateway.store import agents, teams
 
     seed_channel(database_url)

@@ -11,8 +11,8 @@ from gateway.config import Config
 from gateway.db import open_pool
 from gateway.services import Services
 from gateway.web import auth, errors, filters, ops, webhooks, widget, widget_script
-from gateway.web.json_provider import HandoffJSONProvider
 from gateway.web.api import admin, admin_teams, admin_webhooks, agent, openapi
+from gateway.web.json_provider import HandoffJSONProvider
 from gateway.web.pages import demo, inbox
 
 

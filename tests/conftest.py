@@ -18,13 +18,12 @@ import pytest
 from psycopg import sql
 from redis import Redis
 
-
-from gateway.local import embedded
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.db import transaction
-from gateway.queues import QUEUES, InlineWorker, queue
+from gateway.local import embedded
 from gateway.migrate import apply_migrations
+from gateway.queues import QUEUES, InlineWorker, queue
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.twilio_api import FakeTwilio
 from workers import context

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gateway.desk import actions
 from gateway.db import transaction
+from gateway.desk import actions
 from gateway.errors import ApiError
 from gateway.store import agents as agents_store
 from tests.agents import (

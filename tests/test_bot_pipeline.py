@@ -15,6 +15,7 @@ import itertools
 import pytest
 
 from gateway.bot.settings import save_bot_settings
+from gateway.bot.triggers import TALK_TO_AGENT
 from gateway.queues import enqueue_inbound
 from tests.helpers import (
     PSID,
@@ -34,7 +35,6 @@ from tests.helpers import (
     whatsapp_form,
     widget_session,
 )
-from gateway.bot.triggers import TALK_TO_AGENT
 
 TWILIO_WEBHOOK = "/webhooks/twilio/whatsapp"
 GREETING = "Hi! I'm the virtual assistant. Ask me anything, or ask for a person at any time."

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from gateway.bot.articles import articles_from_text
 from gateway.cli import main
 from gateway.local.demo import ADMIN_EMAIL, sample_articles, seed_demo
-from gateway.bot.articles import articles_from_text
 from gateway.migrate import available_migrations
 from gateway.store.agents import agent_by_api_token, authenticate
 from tests.conftest import PUBLIC_URL, _with_database

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from gateway.handoff.hours import DAYS
 from gateway.cli import main
 from gateway.cli.teams import (
     compact_weekly,
@@ -19,6 +18,7 @@ from gateway.cli.teams import (
     parse_duration,
     parse_weekly,
 )
+from gateway.handoff.hours import DAYS
 from gateway.queues import queue
 from gateway.store import agents, teams
 from tests.conftest import PUBLIC_URL

@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.bot.settings import save_bot_settings
+from gateway.bot.triggers import TALK_TO_AGENT
+from gateway.handoff.packet import QUOTE_CHARS, build_packet, explain, trend
 from gateway.live import conversation_channel
 from gateway.store import conversations
 from tests.fakes.llm_api import FakeAnthropic, FakeOpenAI, ScriptedServer
@@ -43,8 +45,6 @@ from tests.test_bot_pipeline import (
     WidgetChat,
 )
 from workers.brain.summary import summarize_handoff
-from gateway.handoff.packet import QUOTE_CHARS, build_packet, explain, trend
-from gateway.bot.triggers import TALK_TO_AGENT
 
 NOT_SURE = "I'm not sure I can answer that one. Would you like me to connect you with a person?"
 SHIPPING_ANSWER = "Standard shipping takes 3 to 5 business days."

@@ -21,18 +21,9 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from gateway.bot.settings import load_bot_settings
-from gateway.conversations.state import bot_may_answer, people_first
-from gateway.db import transaction
-from gateway.effects import Effects
-from gateway.events import emit
-from gateway.store import conversations, kb, messages, tickets
-from workers import context
-from workers.brain import Reply, Responder, responder_for
 from channels.registry import capabilities
 from gateway.bot.details import extract_details, merge_details
-from workers.brain.kb import SMALL_TALK_REPLIES
-from gateway.handoff.escalate import escalate_conversation, team_available
+from gateway.bot.settings import load_bot_settings
 from gateway.bot.triggers import (
     TALK_TO_AGENT,
     ConversationState,
@@ -44,6 +35,15 @@ from gateway.bot.triggers import (
     evaluate_reply,
     humans_first,
 )
+from gateway.conversations.state import bot_may_answer, people_first
+from gateway.db import transaction
+from gateway.effects import Effects
+from gateway.events import emit
+from gateway.handoff.escalate import escalate_conversation, team_available
+from gateway.store import conversations, kb, messages, tickets
+from workers import context
+from workers.brain import Reply, Responder, responder_for
+from workers.brain.kb import SMALL_TALK_REPLIES
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from gateway.cli.agents import agent
 from gateway.cli.channels import channel
 from gateway.cli.kb import kb
 from gateway.cli.run import run
+from gateway.cli.support import load_config, one_line, plural, require_database_url
 from gateway.cli.teams import team
 from gateway.cli.triggers import settings, triggers
 from gateway.cli.webhooks import webhook
-from gateway.cli.support import load_config, one_line, plural, require_database_url
 from gateway.cli.worker import worker
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

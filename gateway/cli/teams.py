@@ -30,13 +30,13 @@ from marshmallow import ValidationError
 from redis import Redis
 from redis.exceptions import RedisError
 
-from gateway.handoff.hours import DAY_NAMES, DAYS, validate_hours
 from gateway.cli.support import database, load_config, one_line, plural
 from gateway.cli.triggers import field_errors
 from gateway.config import Config
+from gateway.handoff.hours import DAY_NAMES, DAYS, validate_hours
+from gateway.handoff.teams import MAX_CAPACITY, TeamSchema, opening_status, teams_overview
 from gateway.queues import queue
 from gateway.store import agents, teams
-from gateway.handoff.teams import MAX_CAPACITY, TeamSchema, opening_status, teams_overview
 
 DEFAULT_PRESENCE_FOR = timedelta(hours=8)
 MAX_PRESENCE_FOR = timedelta(days=30)

@@ -76,9 +76,9 @@ def test_triggers(messages: tuple[str, ...], channel_kind: str, vip: bool, as_js
     (the bot settings' provider, else AI_PROVIDER) with the knowledge base of
     the database, as the worker would; nothing is stored or sent.
     """
+    from gateway.bot.triggers import ConversationState, TriggerConfig
     from gateway.cli.support import load_config
     from workers.brain import responder_for
-    from gateway.bot.triggers import ConversationState, TriggerConfig
 
     config = load_config()
     with read_only_database(config) as conn:
@@ -112,8 +112,8 @@ class SimulatedConversation:
         self.history: list[dict] = []
 
     def customer_says(self, text: str) -> dict:
-        from workers.inbound import bot_answer, judge_reply
         from gateway.bot.triggers import Turn, evaluate_message
+        from workers.inbound import bot_answer, judge_reply
 
         turn = Turn(text=text)
         before = evaluate_message(self.state, turn, self.trigger_config)
@@ -249,9 +249,9 @@ def replay_conversation(conversation: dict, customer_messages: list[dict], trigg
     """The first escalation the current rules decide, walking the conversation
     as the worker did: the state before each message is the one
     conversation_state() builds from the stored rows."""
+    from gateway.bot.triggers import Turn, evaluate_message
     from workers.brain import Reply
     from workers.inbound import conversation_state, judge_reply
-    from gateway.bot.triggers import Turn, evaluate_message
 
     row = {"status": "bot", "escalated_at": None, "low_confidence_streak": 0}
     known = {"bot_answer_count": 0, "previous_customer_texts": (), "human_offered": False,

@@ -8,9 +8,9 @@ import logging
 
 from gateway.db import transaction
 from gateway.effects import Effects
+from gateway.events import emit
 from gateway.handoff import assign
 from gateway.services import Services
-from gateway.events import emit
 from gateway.store import agents, assignment, conversations
 
 log = logging.getLogger(__name__)

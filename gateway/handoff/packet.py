@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from channels.windows import window_state
-from gateway.bot.settings import load_bot_settings
 from gateway.bot.details import KINDS, merge_details
+from gateway.bot.settings import load_bot_settings
 from gateway.bot.text import SENTENCE_END, small_talk_kind, terms
 from gateway.bot.triggers import (
     SENTIMENT_TEXT_LIMIT,

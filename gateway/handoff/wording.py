@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from channels.registry import capabilities
 
+
 def team_words(team_name: str | None) -> str:
     return f"our {team_name} team" if team_name else "our team"
 

@@ -20,7 +20,6 @@ from marshmallow import ValidationError
 from gateway.handoff.hours import BusinessHours, describe_opening, validate_hours
 
 
-
 def local(text: str, zone: str = "Europe/Paris") -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
 

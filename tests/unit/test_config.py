@@ -8,7 +8,6 @@ import pytest
 from gateway.config import Config, ConfigError
 
 
-
 def from_env(**environ) -> Config:
     return Config.from_env(environ)
 

@@ -26,6 +26,7 @@ from gateway import live
 from gateway.bot.settings import load_bot_settings
 from gateway.config import ConfigError
 from gateway.db import transaction
+from gateway.handoff.packet import EXTRACTIVE, shorten
 from gateway.store import conversations, packets
 from workers import context
 from workers.brain import responder_for
@@ -35,7 +36,6 @@ from workers.brain.llm import (
     looks_like_json_object,
     sdk_failures,
 )
-from gateway.handoff.packet import EXTRACTIVE, shorten
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from channels.registry import capabilities
 from channels.templates import TemplateListSchema, load_templates, templates_setting
 from gateway.bot.settings import load_bot_settings, save_bot_settings
 from gateway.db import transaction
-from gateway.services import services
 from gateway.events import emit
+from gateway.services import services
 from gateway.store import channels
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.bodies import json_object

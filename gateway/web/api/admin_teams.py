@@ -27,13 +27,13 @@ from flask import Blueprint, jsonify, url_for
 from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway.bot.settings import load_bot_settings
-from gateway.handoff.teams import MAX_CAPACITY, NamedSchema, TeamSchema, teams_overview
 from gateway.db import transaction
+from gateway.handoff.teams import MAX_CAPACITY, NamedSchema, TeamSchema, teams_overview
 from gateway.services import services
 from gateway.store import agents, teams
 from gateway.web.api.admin import record_change
-from gateway.web.bodies import json_object
 from gateway.web.auth import api_auth, current_agent
+from gateway.web.bodies import json_object
 from gateway.web.errors import ApiError
 
 bp = Blueprint("admin_teams", __name__, url_prefix="/api/admin")

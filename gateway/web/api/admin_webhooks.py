@@ -33,8 +33,8 @@ from gateway.events import WEBHOOK_EVENTS, envelope
 from gateway.services import services
 from gateway.store import webhooks
 from gateway.web.api.admin import record_change
-from gateway.web.bodies import json_object
 from gateway.web.auth import api_auth
+from gateway.web.bodies import json_object
 from gateway.web.errors import ApiError
 
 log = logging.getLogger(__name__)

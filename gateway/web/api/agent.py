@@ -36,21 +36,20 @@ from marshmallow import (
 )
 
 from gateway import live
+from gateway.bot.settings import load_bot_settings
+from gateway.db import transaction
 from gateway.desk import access, actions, views
 from gateway.desk.access import Access, access_of
+from gateway.desk.actions import now_utc
 from gateway.desk.presence import PRESENCE_TTL_SECONDS, presence_followups, set_presence
 from gateway.desk.reply import ReplyContext, plan_for, reply_refusal
 from gateway.desk.reply import reply as send_reply
-from gateway.desk.actions import now_utc
-from gateway.bot.settings import load_bot_settings
-from gateway.db import transaction
 from gateway.services import Services, services
 from gateway.store import agents, assignment, conversations, messages, teams, tickets
+from gateway.web import sse
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.bodies import json_object
-from gateway.web import sse
 from gateway.web.errors import ApiError
-
 
 log = logging.getLogger(__name__)
 bp = Blueprint("agent_api", __name__, url_prefix="/api/agent")
