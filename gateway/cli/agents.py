@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from gateway.cli.support import database, load_config, validate_name
+from gateway.cli.support import database, load_config, not_blank
 from gateway.cli.teams import agent_capacity, agent_status
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -42,7 +42,7 @@ def read_password(from_stdin: bool) -> str:
 
 @agent.command("add")
 @click.option("--email", required=True, callback=validate_email, help="Their login.")
-@click.option("--name", required=True, callback=validate_name, help="The name customers and colleagues see.")
+@click.option("--name", required=True, callback=not_blank, help="The name customers and colleagues see.")
 @click.option("--admin", is_flag=True, help="May configure channels, the bot, teams and agents.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def add_agent(email: str, name: str, admin: bool, password_stdin: bool) -> None:

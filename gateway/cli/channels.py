@@ -9,7 +9,7 @@ import secrets
 import click
 from psycopg import errors as pg_errors
 
-from gateway.cli.support import database, load_config, public_url_note, validate_name
+from gateway.cli.support import database, load_config, not_blank, public_url_note
 from gateway.cli.templates import template
 
 CHANNEL_MODES = ("bot_only", "hybrid", "offline_or_missed")
@@ -50,14 +50,7 @@ def validate_page_id(ctx, param, value: str) -> str:
     return value
 
 
-def validate_secret(ctx, param, value: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise click.BadParameter("must not be empty")
-    return value
-
-
-name_option = click.option("--name", required=True, callback=validate_name,
+name_option = click.option("--name", required=True, callback=not_blank,
                            help="What agents see, e.g. 'Support WhatsApp'.")
 mode_option = click.option("--mode", type=click.Choice(CHANNEL_MODES), default="bot_only", show_default=True,
                            help="How the bot and the agents share this channel's conversations.")
@@ -87,7 +80,7 @@ def insert_channel(kind: str, name: str, address: str, credentials: dict, mode: 
 @channel_add.command("whatsapp")
 @name_option
 @click.option("--account-sid", required=True, callback=validate_account_sid, help="Twilio Account SID (AC…).")
-@click.option("--auth-token", prompt="Twilio auth token", hide_input=True, callback=validate_secret,
+@click.option("--auth-token", prompt="Twilio auth token", hide_input=True, callback=not_blank,
               help="Twilio auth token; asked for (hidden) when omitted, which keeps it out of your shell history.")
 @click.option("--number", required=True, callback=validate_whatsapp_number,
               help="The WhatsApp sender: whatsapp:+14155238886 (or +14155238886).")
@@ -108,9 +101,9 @@ def add_whatsapp(name: str, account_sid: str, auth_token: str, number: str, mode
 @channel_add.command("messenger")
 @name_option
 @click.option("--page-id", required=True, callback=validate_page_id, help="The Facebook Page ID.")
-@click.option("--page-token", prompt="Page access token", hide_input=True, callback=validate_secret,
+@click.option("--page-token", prompt="Page access token", hide_input=True, callback=not_blank,
               help="The Page access token; asked for (hidden) when omitted.")
-@click.option("--app-secret", prompt="App secret", hide_input=True, callback=validate_secret,
+@click.option("--app-secret", prompt="App secret", hide_input=True, callback=not_blank,
               help="The Meta app secret (signs the webhooks); asked for (hidden) when omitted.")
 @click.option("--verify-token", default=None,
               help="The verify token you will type in the Meta dashboard; generated (and shown once) when omitted.")

@@ -68,7 +68,8 @@ def public_url_note(config: Config) -> str | None:
     return None
 
 
-def validate_name(ctx, param, value: str) -> str:
+def not_blank(ctx, param, value: str) -> str:
+    """A click callback: the value without surrounding spaces, which must leave something."""
     value = (value or "").strip()
     if not value:
         raise click.BadParameter("must not be empty")
