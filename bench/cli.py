@@ -1,4 +1,4 @@
-"""`handoff bench …`: the benchmarks. gateway/cli.py attaches this group with
+"""`handoff bench …`: the benchmarks. gateway/cli/__init__.py attaches this group with
 `main.add_command(bench)`; `python -m bench.cli ingest` runs it without that."""
 
 from __future__ import annotations

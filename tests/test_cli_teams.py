@@ -31,7 +31,7 @@ from tests.helpers import (
 )
 from tests.test_cli import assert_one_line_error
 
-# `handoff` as gateway/cli.py assembles it, reduced to the commands under test.
+# `handoff` as gateway/cli/__init__.py assembles it, reduced to the commands under test.
 
 @pytest.fixture
 def env(database_url, redis_url):

@@ -1,6 +1,6 @@
 """`handoff webhook add|list|remove|deliveries`, through CliRunner against the test database.
 
-The group is invoked directly (gateway/cli.py attaches it as `handoff webhook`).
+The group is invoked directly (gateway/cli/__init__.py attaches it as `handoff webhook`).
 """
 
 from __future__ import annotations

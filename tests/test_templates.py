@@ -262,7 +262,7 @@ def test_a_logged_in_admin_writes_with_the_csrf_header(client, db, admin):
 
 @pytest.fixture
 def handoff_template(database_url, redis_url):
-    """`handoff channel template …` (the group as gateway/cli.py attaches it)."""
+    """`handoff channel template …` (the group as gateway/cli/__init__.py attaches it)."""
     runner = CliRunner()
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PUBLIC_URL": PUBLIC_URL,
            "SECRET_KEY": "test-secret-key"}

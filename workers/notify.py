@@ -1,6 +1,6 @@
 """The notification jobs: signed outbound webhooks, Slack, the team's email.
 
-gateway/notifications.py records the deliveries and enqueues these queues.
+gateway/events.py records the deliveries and enqueues these queues.
 
 What a webhook receiver gets
 ----------------------------

@@ -21,7 +21,7 @@ words (punctuation is ignored):
   for up to three words ("account * locked": "account is locked", "account
   has been locked").
 
-Patterns are checked here; workers/triggers.py compiles them.
+Patterns are checked here; gateway/bot/triggers.py compiles them.
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@
     agent status [--email E] [online|away|offline [--for 8h]]
     agent capacity --email E N
 
-gateway/cli.py attaches `team` to `handoff` and the two agent commands to
-its `agent` group. They validate with the admin API's own schemas and show
-teams as it does (gateway.web.api.admin_teams), so both say the same thing.
+gateway/cli/__init__.py attaches `team` to `handoff`, gateway/cli/agents.py
+the two agent commands to its `agent` group. They validate with the same
+schemas as the admin API and show teams as it does (gateway.handoff.teams),
+so both say the same thing.
 
 Presence set here lasts --for a while (8 hours by default): no inbox
 heartbeat keeps it alive. A presence change enqueues the job that tends

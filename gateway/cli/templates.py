@@ -3,8 +3,8 @@
 Outside WhatsApp's 24-hour window an agent can only send a template the
 business had approved (a Twilio Content SID); these commands keep the
 channel's list of them (channels.settings["templates"], validated by
-channels.templates.TemplateSchema, as the admin API does). gateway/cli.py
-attaches the group under `handoff channel`.
+channels.templates.TemplateSchema, as the admin API does).
+gateway/cli/channels.py attaches the group under `handoff channel`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`handoff webhook add|list|remove|deliveries`: outbound webhook subscriptions.
 
-gateway/cli.py attaches the group. The rules are the admin API's
-(gateway/web/admin_webhooks.py, whose checks it uses): an http(s) URL,
+gateway/cli/__init__.py attaches the group. The rules are the admin API's
+(gateway/web/api/admin_webhooks.py, whose checks it uses): an http(s) URL,
 events from gateway.events.WEBHOOK_EVENTS or '*', and the signing
 secret printed once, when it is generated.
 """

@@ -1,6 +1,6 @@
 """What the handoff packet of a conversation is built from, and its LLM summary.
 
-The packet itself is built by workers/handoff_packet.py inside the
+The packet itself is built by gateway/handoff/packet.py inside the
 escalation's transaction, so these reads stay few and indexed: one row of
 facts, one batch of messages.
 """

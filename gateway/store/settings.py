@@ -1,7 +1,7 @@
 """settings: admin-editable configuration documents, key -> JSON.
 
 Columns: key (primary key), value jsonb, updated_at. Keys in use: "bot"
-(gateway/bot_settings.py), "demo" (gateway/demo.py).
+(gateway/bot/settings.py), "demo" (gateway/local/demo.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
                                          commits when AI_PROVIDER (or the bot
                                          settings' provider) is openai or anthropic
 
-The packet (workers/handoff_packet.py) is stored with an extractive summary;
+The packet (gateway/handoff/packet.py) is stored with an extractive summary;
 this job asks the model for one to three sentences for the agent and puts
 them in its place, then tells the inbox (live event `conversation.packet`).
 The model is called with no lock or transaction held. The summary is a

@@ -11,7 +11,7 @@
     PATCH  /agents/<id>                      {capacity?, is_admin?, name?, teams?: [team ids or names]}
 
 For admins (`api_auth(admin=True)`). Whether a team is open is computed from
-its business hours (gateway/business_hours.py, whose HoursSchema validates
+its business hours (gateway/handoff/hours.py, whose HoursSchema validates
 them), never toggled by hand. Team names are unique whatever their case.
 The bot settings' routing names teams by name, so renaming a team they name
 is allowed but answered with a warning. An admin cannot take away their own

@@ -394,7 +394,7 @@ COMPONENTS = {
                                   "description": "the approved text, with {{1}}... placeholders"}}},
         "Error": {"type": "object", "required": ["error"],
                   "properties": {"error": {"type": "string"}, "details": {}}},
-        "BotSettings": {"type": "object", "description": "see gateway/bot_settings.py for every field"},
+        "BotSettings": {"type": "object", "description": "see gateway/bot/settings.py for every field"},
         "Channel": {"type": "object", "properties": {
             "id": {"type": "integer"}, "kind": {"enum": ["whatsapp", "messenger", "web"]},
             "name": {"type": "string"}, "address": {"type": "string"},
