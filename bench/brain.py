@@ -478,8 +478,7 @@ class Brain:
         self.config = Config(ai_provider="kb")
 
     def triggers_before(self, step: Step):
-        from gateway.bot.triggers import TriggerConfig, Turn, evaluate_message
-        from workers.inbound import conversation_state
+        from gateway.bot.triggers import TriggerConfig, Turn, conversation_state, evaluate_message
 
         config = TriggerConfig.from_settings(self.settings)
         state = conversation_state(step.conversation, step.known)
@@ -500,7 +499,7 @@ class Brain:
 
     def full(self, step: Step) -> str:
         """triggers, responder, judge, details: what process_inbound computes."""
-        from workers.inbound import judge_reply
+        from gateway.bot.triggers import judge_reply
 
         if step.conversation["status"] != "bot":
             return "human"
@@ -513,7 +512,7 @@ class Brain:
         return "escalated_after" if after.escalate else "answered"
 
     def triggers_only(self, step: Step) -> None:
-        from workers.inbound import judge_reply
+        from gateway.bot.triggers import judge_reply
 
         if step.conversation["status"] != "bot":
             return
@@ -525,7 +524,7 @@ class Brain:
 def replay(brain: Brain, conversations: list[Conversation]) -> list[Step]:
     """Every message with the state process_inbound would see, conversation by
     conversation, updating the state as process_inbound's writes do."""
-    from workers.inbound import judge_reply
+    from gateway.bot.triggers import judge_reply
 
     steps = []
     for script in conversations:

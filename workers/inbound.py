@@ -31,9 +31,10 @@ from gateway.bot.triggers import (
     TriggerConfig,
     Turn,
     confirms_solved,
+    conversation_state,
     evaluate_message,
-    evaluate_reply,
     humans_first,
+    judge_reply,
 )
 from gateway.conversations.state import bot_may_answer, people_first
 from gateway.db import transaction
@@ -191,30 +192,6 @@ def bot_answer(responder: Responder, history: list[dict], text: str, articles: l
     if confirms_solved(text):
         return Reply(text=SMALL_TALK_REPLIES["thanks"], confidence=0.0, detail={"small_talk": "thanks"})
     return responder.answer(history, text, articles)
-
-
-def judge_reply(state: ConversationState, turn: Turn, reply: Reply, config: TriggerConfig) -> Decision:
-    """The confidence triggers on the responder's answer. A failed answer counts
-    as no confidence; small talk ("hi", "thanks") answers no question, so it
-    neither extends nor resets the low-confidence streak."""
-    if reply.detail.get("small_talk"):
-        return Decision(low_confidence_streak=state.low_confidence_streak)
-    return evaluate_reply(state, turn, 0.0 if reply.failed else reply.confidence, reply.needs_human, config)
-
-
-def conversation_state(conversation: dict, known: dict) -> ConversationState:
-    """The trigger engine's view of a conversation row and its brain_context()."""
-    return ConversationState(
-        status=conversation["status"],
-        already_escalated=conversation["escalated_at"] is not None,
-        low_confidence_streak=conversation["low_confidence_streak"],
-        bot_answer_count=known["bot_answer_count"],
-        previous_texts=known["previous_customer_texts"],
-        human_offered=known["human_offered"],
-        contact_vip=known["contact_vip"],
-        contact_attributes=known["contact_attributes"],
-        channel_kind=known["channel_kind"],
-    )
 
 
 def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, offer: Decision, known: dict,

@@ -767,3 +767,31 @@ def route(state: ConversationState, normalized: str, vip: bool, config: TriggerC
             if match:
                 return rule.team, f"rule {index + 1}: {match.group()!r} earlier"
     return config.default_team, "default team"
+
+
+# --- a stored conversation, and a responder's answer ----------------------------------------
+
+
+def judge_reply(state: ConversationState, turn: Turn, reply, config: TriggerConfig) -> Decision:
+    """The confidence triggers on a responder's answer (workers.brain.Reply:
+    confidence, needs_human, failed, detail). A failed answer counts as no
+    confidence; small talk ("hi", "thanks") answers no question, so it
+    neither extends nor resets the low-confidence streak."""
+    if reply.detail.get("small_talk"):
+        return Decision(low_confidence_streak=state.low_confidence_streak)
+    return evaluate_reply(state, turn, 0.0 if reply.failed else reply.confidence, reply.needs_human, config)
+
+
+def conversation_state(conversation: dict, known: dict) -> ConversationState:
+    """The trigger engine's view of a conversation row and its brain_context()."""
+    return ConversationState(
+        status=conversation["status"],
+        already_escalated=conversation["escalated_at"] is not None,
+        low_confidence_streak=conversation["low_confidence_streak"],
+        bot_answer_count=known["bot_answer_count"],
+        previous_texts=known["previous_customer_texts"],
+        human_offered=known["human_offered"],
+        contact_vip=known["contact_vip"],
+        contact_attributes=known["contact_attributes"],
+        channel_kind=known["channel_kind"],
+    )

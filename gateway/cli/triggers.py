@@ -9,9 +9,9 @@
 
 The trigger commands only read: their database transaction is read-only,
 and nothing is sent or enqueued. They reuse the worker's own pieces
-(workers.inbound.judge_reply and conversation_state, the engine in
-gateway.bot.triggers) so that a dry run decides exactly as process_inbound
-would.
+(the engine in gateway.bot.triggers with its judge_reply and
+conversation_state, workers.inbound.bot_answer) so that a dry run decides
+exactly as process_inbound would.
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ class SimulatedConversation:
         self.history: list[dict] = []
 
     def customer_says(self, text: str) -> dict:
-        from gateway.bot.triggers import Turn, evaluate_message
-        from workers.inbound import bot_answer, judge_reply
+        from gateway.bot.triggers import Turn, evaluate_message, judge_reply
+        from workers.inbound import bot_answer
 
         turn = Turn(text=text)
         before = evaluate_message(self.state, turn, self.trigger_config)
@@ -249,9 +249,8 @@ def replay_conversation(conversation: dict, customer_messages: list[dict], trigg
     """The first escalation the current rules decide, walking the conversation
     as the worker did: the state before each message is the one
     conversation_state() builds from the stored rows."""
-    from gateway.bot.triggers import Turn, evaluate_message
+    from gateway.bot.triggers import Turn, conversation_state, evaluate_message, judge_reply
     from workers.brain import Reply
-    from workers.inbound import conversation_state, judge_reply
 
     row = {"status": "bot", "escalated_at": None, "low_confidence_streak": 0}
     known = {"bot_answer_count": 0, "previous_customer_texts": (), "human_offered": False,
