@@ -40,6 +40,7 @@ from gateway.conversations.state import bot_may_answer, people_first
 from gateway.db import transaction
 from gateway.effects import Effects
 from gateway.events import emit
+from gateway.handoff import wording
 from gateway.handoff.escalate import escalate_conversation, team_available
 from gateway.store import conversations, kb, messages, tickets
 from workers import context
@@ -164,7 +165,7 @@ def note_reply_email(conn, conversation: dict, details: dict, effects: Effects) 
     tickets.set_ticket_email(conn, conversation["id"], emails[-1])
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
-        text=f"Thanks! We'll also answer ticket #{ticket['number']} by email at {emails[-1]}.",
+        text=wording.ticket_email_noted(ticket["number"], emails[-1]),
         metadata={"ticket": ticket["number"], "email_noted": True},
     ))
     return True

@@ -34,6 +34,7 @@ from gateway import live, queues
 from gateway.config import Config
 from gateway.db import transaction
 from gateway.events import emit
+from gateway.handoff import wording
 from gateway.store import messages
 from gateway.store.channels import ChannelRow, get_channel
 from workers import context, mailer
@@ -41,7 +42,6 @@ from workers import context, mailer
 log = logging.getLogger(__name__)
 
 OUTSIDE_WINDOW = "outside_window"
-EMAIL_SUBJECT = "Your conversation with our support team"
 
 
 def outbound_message(claimed: dict, window: Window) -> OutboundMessage:
@@ -73,7 +73,7 @@ def send_email(claimed: dict, config: Config) -> SendResult:
     if not config.smtp_url:  # retrying would not set it
         raise SendError("cannot send email: SMTP_URL is not set", transient=False, code="no_smtp")
     try:
-        message_id = mailer.send_email(config, metadata["to"], metadata.get("subject") or EMAIL_SUBJECT,
+        message_id = mailer.send_email(config, metadata["to"], metadata.get("subject") or wording.DEFAULT_EMAIL_SUBJECT,
                                        claimed["text"])
     except mailer.MailError as error:
         raise SendError(f"email to {metadata['to']} failed: {error}", transient=not error.permanent,

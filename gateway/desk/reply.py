@@ -132,7 +132,5 @@ def _reply_content(conn, conversation: dict, context: ReplyContext, plan: ReplyP
 
 
 def _email_subject(conn, conversation: dict, context: ReplyContext) -> str:
-    if context.ticket is not None:
-        return f"Re: ticket #{context.ticket['number']} {context.ticket['subject']}"
     team = teams.get_team(conn, conversation["team_id"]) if conversation["team_id"] else None
-    return f"Re: your conversation with {wording.team_words(team and team['name'])}"
+    return wording.reply_email_subject(ticket=context.ticket, team_name=team and team["name"])

@@ -69,6 +69,17 @@ def offline_notice(team_name: str | None, *, why: str, reopens: str | None, numb
     return f"{opening} {reply}"
 
 
+def reply_email_subject(*, ticket: dict | None, team_name: str | None) -> str:
+    """The subject of an agent's reply by email."""
+    if ticket is not None:
+        return f"Re: ticket #{ticket['number']} {ticket['subject']}"
+    return f"Re: your conversation with {team_words(team_name)}"
+
+
+# An email whose message names no subject (it should not happen; the mail still goes).
+DEFAULT_EMAIL_SUBJECT = "Your conversation with our support team"
+
+
 def ticket_email_noted(number: int, email: str) -> str:
     return f"Thanks! We'll also answer ticket #{number} by email at {email}."
 
