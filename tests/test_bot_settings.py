@@ -24,7 +24,8 @@ def test_defaults():
     assert settings["frustration"] == {"action": "offer", "threshold": 0.6, "phrases": []}
     assert settings["repeated_question"] == {"times": 3, "similarity": 0.6}
     assert [topic["name"] for topic in settings["urgent_topics"]] == [
-        "fraud", "emergency", "account_security", "outage", "chargeback", "refund", "cancellation", "billing_error"]
+        "fraud", "emergency", "account_security", "outage", "chargeback", "complaint", "refund", "cancellation",
+        "billing_error"]
     assert [rule["team"] for rule in settings["routing_rules"]] == ["Billing", "Technical"]
     assert settings["default_team"] == "General"
     assert settings["vip"] == {"attribute": "tier", "values": ["gold", "platinum"], "after_answers": 1,
@@ -36,7 +37,7 @@ def test_defaults():
 
 def test_the_defaults_compile_for_the_engine():
     config = TriggerConfig.from_settings(default_bot_settings())
-    assert len(config.urgent_topics) == 8 and config.default_team == "General"
+    assert len(config.urgent_topics) == 9 and config.default_team == "General"
 
 
 def test_a_missing_row_means_all_defaults(db):

@@ -19,7 +19,9 @@ words (punctuation is ignored):
   in the message, as whole words. A `*` written against a word extends it
   ("refund*": refunds, refunded), and a lone `*` between two words stands
   for up to three words ("account * locked": "account is locked", "account
-  has been locked").
+  has been locked"). "@name" stands for one of the built-in concepts of
+  gateway/bot/intents.py, problems written in many ways and languages
+  ("@card_lost_or_stolen", "@unrecognized_payment"...).
 
 Patterns are checked here; gateway/bot/triggers.py compiles them.
 """
@@ -42,6 +44,7 @@ from marshmallow import (
 )
 
 from channels.registry import KINDS
+from gateway.bot.intents import CONCEPTS
 from gateway.config import AI_PROVIDERS
 from gateway.store.settings import get_setting, put_setting
 
@@ -52,6 +55,9 @@ CHANNEL_KINDS = KINDS
 # conversations.priority's CHECK constraint, lowest first.
 PRIORITIES = ("low", "normal", "high", "urgent")
 FRUSTRATION_ACTIONS = ("offer", "escalate")
+# When an urgent topic escalates: whenever it is mentioned, or only when the
+# customer asks for it or reports it (a question about it is answered).
+TOPIC_WHEN = ("mentioned", "requested")
 # Every trigger rule, in the order the engine evaluates them.
 RULES = ("human_request", "trigger_phrase", "low_confidence", "model_needs_human", "repeated_question",
          "frustration", "urgent_topic", "vip")
@@ -68,7 +74,13 @@ def check_trigger_pattern(pattern: str) -> None:
 
 
 def check_term(term: str) -> None:
-    """A term's lone `*` joins two words; leading or trailing it would join nothing."""
+    """A term's lone `*` joins two words; leading or trailing it would join
+    nothing. "@name" must name a built-in concept."""
+    if term.startswith("@"):
+        if term[1:] not in CONCEPTS:
+            raise ValidationError(f"{term!r}: no such concept; the concepts are: "
+                                  f"{', '.join('@' + name for name in CONCEPTS)}")
+        return
     _check_common(term)
     words = term.split()
     if words[0] == "*" or words[-1] == "*":
@@ -130,6 +142,10 @@ class UrgentTopicSchema(Schema):
     priority = _priority("high")
     # None: the team comes from the routing rules.
     team = _team_name(load_default=None, allow_none=True)
+    # "requested": a refund asked for escalates, a question about refunds is
+    # answered (and a person offered when the bot cannot answer it).
+    when = fields.String(load_default="mentioned", validate=validate.OneOf(
+        TOPIC_WHEN, error=f"must be one of: {', '.join(TOPIC_WHEN)}"))
 
 
 class RoutingRuleSchema(Schema):
@@ -193,30 +209,58 @@ class TalkToAgentSchema(Schema):
 
 
 def _urgent_topics_default() -> list[dict]:
+    # The words in the ten languages the engine reads; "@name" are the
+    # concepts of gateway/bot/intents.py.
     topics = [
         {"name": "fraud", "priority": "urgent", "words": [
             "fraud*", "scam*", "unauthorized", "unauthorised", "identity theft", "phishing", "stolen card",
             "card * stolen", "didn't authori*", "did not authori*", "didn't make this purchase",
-            "did not make this purchase", "don't recogni* * charge*", "do not recogni* * charge*"]},
+            "did not make this purchase", "don't recogni* * charge*", "do not recogni* * charge*",
+            "@card_lost_or_stolen", "@card_misuse", "@unrecognized_payment",
+            "estafa*", "arnaque*", "escroquer*", "betrug*", "golpe", "truffa*", "frode", "oplicht*",
+            "dolandir*", "dhokha", "धोखा", "*احتيال*", "*نصاب*"]},
         {"name": "emergency", "priority": "urgent", "words": [
-            "emergenc*", "life threatening", "in danger", "dangerous", "injured", "injury", "fire hazard"]},
+            "emergenc*", "life threatening", "in danger", "dangerous", "injured", "injury", "fire hazard",
+            "caught fire", "on fire", "smoking", "sparking", "sparks", "electric shock", "exploded", "explosion",
+            "gas leak", "choking", "swallowed", "poison*", "ambulance", "bleeding", "allergic reaction",
+            "emergencia*", "urgence*", "notfall*", "emergenza*", "noodgeval*", "acil durum", "*طوارئ*", "*حريق*"]},
         {"name": "account_security", "priority": "urgent", "team": "Technical", "words": [
             "hacked", "hacker*", "hacking", "account * locked", "locked out", "account * compromised",
-            "account * blocked", "account * suspended", "someone * into my account", "password * changed by"]},
+            "account * blocked", "account * suspended", "someone * into my account", "password * changed by",
+            "@account_takeover", "@account_locked",
+            "hackead*", "hackear*", "hackeo", "piratee", "pirate", "gehackt", "hackerat*",
+            "hacklen*", "hack ho gaya", "hack hua", "*اختراق*", "*مخترق*", "*تهكير*"]},
         {"name": "outage", "priority": "high", "team": "Technical", "words": [
             "outage*", "down for everyone", "service * down", "site * down", "website * down", "app * down",
-            "server* * down", "system* * down", "nothing is loading"]},
+            "server* * down", "system* * down", "nothing is loading", "checkout * down", "page * down",
+            "en panne", "ausfall", "storung", "fora do ar", "caido", "storing"]},
         {"name": "chargeback", "priority": "high", "team": "Billing", "words": [
             "chargeback*", "charge back", "dispute * charge*", "dispute * with my bank", "contact* my bank"]},
-        {"name": "refund", "priority": "high", "team": "Billing", "words": [
-            "refund*", "money back", "reimburs*"]},
-        {"name": "cancellation", "priority": "high", "words": [
-            "cancel", "cancels", "cancelled", "canceled", "cancelling", "canceling", "cancellation*",
-            "terminate my", "close my account"]},
+        {"name": "complaint", "priority": "high", "words": [
+            "complain*", "grievance*", "reclam*", "fil* * claim*", "lodg* * claim*", "mak* * claim*",
+            "customer claim*", "consumer claim*", "report * driver*", "report * courier*", "report * staff",
+            "report * employee*", "queja*", "plainte*", "beschwer*", "queixa*", "lamentel*", "klacht*",
+            "sikayet*", "shikayat", "*شكوي*", "*اشتكي*"]},
+        {"name": "refund", "priority": "high", "team": "Billing", "when": "requested", "words": [
+            "refund*", "money back", "reimburs*", "compensat*", "rebat*", "restitution*", "reverse * charge*",
+            "reverse * fee*", "fee* reversed", "charge* reversed", "give * money back", "give * back * money", "return * money",
+            "reembols*", "reintegr*", "devuelv* * dinero", "devolv* * dinero", "devolucion del dinero",
+            "rembours*", "rendez * argent", "ruckerstatt*", "erstatt*", "ruckzahl*", "geld zuruck",
+            "estorn*", "dinheiro de volta", "devolvam * dinheiro", "rimbors*", "soldi indietro", "ridatemi * soldi",
+            "terugbetal*", "geld terug", "terugstort*", "iade*", "param* geri", "paise wapas", "paisa wapas",
+            "paise vapas", "पैसे वापस", "रिफंड", "*استرداد*", "*استرجاع*", "*استرجع*", "رجعوا * فلوس*",
+            "رد* فلوس*", "ترجع* * المصاري"]},
+        {"name": "cancellation", "priority": "high", "when": "requested", "words": [
+            "cancel*", "terminate my", "end my subscription", "pause * subscription", "unsubscrib*",
+            "stop * subscription", "stop * membership", "kill * subscription", "@account_closure", "@unwanted_order",
+            "anul*", "dar de baja", "darme de baja", "dame de baja", "den de baja", "annul*", "resili*", "storn*",
+            "kundig*", "abbestell*", "disdir*", "disdett*", "annuleer*", "annuler*", "opzeg*", "iptal*",
+            "band kar*", "*لغي*", "*لغاء*", "*لغوا*"]},
         {"name": "billing_error", "priority": "high", "team": "Billing", "words": [
             "billing error*", "billing mistake*", "billing issue*", "billing problem*", "overcharg*",
             "double charg*", "charged twice", "charged * twice", "billed twice", "wrong amount",
-            "incorrect charge*", "incorrect bill*", "wrong charge*", "wrong invoice*", "charged * wrong"]},
+            "incorrect charge*", "incorrect bill*", "wrong charge*", "wrong invoice*", "charged * wrong",
+            "@double_charge", "amount * invoice * wrong", "invoice * wrong"]},
     ]
     return [UrgentTopicSchema().load(topic) for topic in topics]
 

@@ -1,9 +1,14 @@
 """One text analysis for the bot: what the trigger engine, the knowledge-base
 responder and the handoff packet read in a customer's words.
 
-- fold(): lowercase, no accents, apostrophes joining what they separate;
+- fold(): lowercase, no accents, apostrophes joining what they separate,
+  one spelling for letters written several ways (ß, dotless ı, Arabic
+  alef and ta marbuta forms);
 - normalize(): folded words of any script, one space apart (the trigger
   engine matches its patterns and terms on this);
+- language(): which of the languages the bot reads a text is in;
+- deletions() / typo_index() / one_edit_away(): typo correction against a
+  known vocabulary (the knowledge base's, the trigger engine's key words);
 - terms(): the knowledge base's analysis (see workers/brain/kb.py): a few
   spellings unified, questions rewritten from how customers ask to the words
   help articles use, words stemmed, synonyms mapped to one term, function
@@ -108,16 +113,22 @@ SYNONYMS = {
 }
 
 # The knowledge base's terms are ASCII words of folded text; the trigger
-# engine reads words of any script.
+# engine reads words of any script. Indic vowel signs are marks, not letters,
+# to Python: without them in the class, Hindi words would fall apart
+# ("बात" -> "ब त"); the danda (।) ends a sentence and stays out.
 WORD = re.compile(r"[a-z0-9]+")
-LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
-_NO_APOSTROPHES = str.maketrans("", "", "'`\u2019\u2018\u02bc")
+LETTERS_AND_DIGITS = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0966-\u0dff])+")
+# Apostrophes join what they separate; the rest are letters written two ways
+# (German ß, Turkish dotless ı, Arabic alef maqsura, ta marbuta, the tatweel
+# that only stretches a word). Hamza and madda on alef are marks NFKD removes.
+_FOLD_CHARACTERS = str.maketrans({"'": None, "`": None, "\u2019": None, "\u2018": None, "\u02bc": None,
+                                  "ß": "ss", "ı": "i", "\u0649": "\u064a", "\u0629": "\u0647", "\u0640": None})
 
 
 def fold(text: str) -> str:
     """Lowercase without accents or apostrophes: 'Réembourser' matches
     'reembourser', "where's" is 'wheres' (apostrophes join what they separate)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_NO_APOSTROPHES))
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLD_CHARACTERS))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
@@ -198,3 +209,100 @@ def small_talk_kind(message: str) -> str | None:
 
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"(])")
+
+
+# --- typos ----------------------------------------------------------------------------------
+
+
+def deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def typo_index(vocabulary, min_length: int) -> dict[str, tuple[str, ...]]:
+    """Each known word of at least `min_length` letters, and each of its
+    one-letter deletions, -> the known words. Two words meet there when they
+    are one insertion, deletion, substitution or swap of neighbours apart."""
+    index: dict[str, set[str]] = {}
+    for word in vocabulary:
+        if len(word) >= min_length and not word.isdigit():
+            for variant in (word, *deletions(word)):
+                index.setdefault(variant, set()).add(word)
+    return {variant: tuple(sorted(known)) for variant, known in index.items()}
+
+
+def one_edit_away(word: str, index: dict[str, tuple[str, ...]]) -> set[str]:
+    """The known words of the index one edit away from `word` (or equal to it)."""
+    found: set[str] = set()
+    for variant in (word, *deletions(word)):
+        found.update(index.get(variant, ()))
+    return found
+
+
+# --- language -------------------------------------------------------------------------------
+
+# The languages the trigger engine reads (gateway/bot/intents.py). The bot's
+# own sentences exist in fewer (gateway/handoff/wording.py); the others fall
+# back to English.
+LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "ar", "hi", "tr")
+
+# Frequent short words of each language, and its words for what customers
+# write about (orders, cards, refunds, people), folded. A word several
+# languages share counts for each a fraction; scripts decide Arabic and
+# Devanagari, and letters only some languages use count as a word.
+_LANGUAGE_WORDS = {
+    "en": "the a an and is are was i im my me you your to of for with this that what how can please want need not "
+          "do dont does it its there have has be order where when why thanks hi hello would like get agent human "
+          "person someone refund cancel card account money back charged stolen lost",
+    "es": "el la los las del que y en por para con una es mi mis quiero necesito hola gracias como no me pedido "
+          "esta puedo usted su al lo hay tengo cuenta tarjeta dinero quisiera pero muy favor persona humano agente "
+          "reembolso cancelar envio cuanto cuesta cobraron veces suscripcion hablar alguien",
+    "fr": "le la les des du de et est je vous pour une un mon ma mes bonjour merci comment pas ne suis avec "
+          "commande cest svp jai il y au sur votre quel quelle veux voudrais moi carte compte remboursement annuler "
+          "quelquun personne conseiller humain operateur parler marre",
+    "de": "der die das und ist ich nicht mit ein eine einen einem mein meine meinen bitte hallo danke wie was kann "
+          "bestellung mir sie wurde zu auf den dem hat habe keine mochte will konto karte geld mitarbeiter mensch "
+          "jemand sprechen gibt hier im war sehr",
+    "pt": "o os as do da que e nao um uma meu minha ola obrigado obrigada como voce esta quero pedido com para por "
+          "tem meus foi sua posso preciso conta cartao dinheiro reembolso atendente pessoa humano vezes voces "
+          "estou qual",
+    "it": "il lo gli di che e non un una mio mia ciao grazie come sono ho voglio ordine per con del della vorrei "
+          "mi ce posso stato conto carta soldi rimborso operatore persona umano qualcuno annullare spedite volte",
+    "nl": "de het een en ik niet met mijn is van hallo dank graag hoe wat kan bestelling je u wil ben heb er op "
+          "te dit dat zijn geen medewerker iemand rekening pas geld terug jullie ook winkel",
+    "tr": "bir ve bu ben benim icin ile degil mi mu lutfen merhaba tesekkurler nasil ne var yok istiyorum siparis "
+          "siparisim hesabim kartim oldu musunuz miyim iade iptal temsilci para",
+    "hi": "mujhe mera meri mere hai hain nahi nahin kya kaise se baat karna karni chahiye aap ko ka ki ke main "
+          "hoon tha gaya kar karo do baar paise kitne mein hoon",
+}
+_WORD_LANGUAGES: dict[str, list[str]] = {}
+for _language, _words in _LANGUAGE_WORDS.items():
+    for _word in _words.split():
+        _WORD_LANGUAGES.setdefault(_word, []).append(_language)
+_LETTER_LANGUAGES = {"ñ": ["es"], "¿": ["es"], "¡": ["es"], "ã": ["pt"], "õ": ["pt"], "ç": ["fr", "pt", "tr"],
+                     "ı": ["tr"], "ş": ["tr"], "ğ": ["tr"], "ä": ["de"], "ö": ["de", "tr"], "ü": ["de", "tr"],
+                     "ß": ["de"], "è": ["fr", "it"], "ê": ["fr", "pt"], "à": ["fr", "it"], "ò": ["it"],
+                     "ì": ["it"], "ù": ["fr", "it"], "œ": ["fr"]}
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+
+
+def language(text: str) -> str | None:
+    """The language of a customer's text, one of LANGUAGES, or None when its
+    words do not say ("ok", "12345"). A guess from frequent words: good on a
+    sentence, unsure on two words."""
+    if _ARABIC.search(text):
+        return "ar"
+    if _DEVANAGARI.search(text):
+        return "hi"
+    scores: dict[str, float] = {}
+    clues = [_WORD_LANGUAGES.get(word, ()) for word in LETTERS_AND_DIGITS.findall(fold(text))]
+    clues += [_LETTER_LANGUAGES[letter] for letter in set(text.lower()) if letter in _LETTER_LANGUAGES]
+    for languages in clues:
+        for candidate in languages:
+            scores[candidate] = scores.get(candidate, 0.0) + 1 / len(languages)
+    if not scores:
+        return None
+    best = max(scores.values())
+    leaders = [candidate for candidate in LANGUAGES if scores.get(candidate) == best]
+    # A tie is no answer, except that English wins one: it is the fallback anyway.
+    return leaders[0] if len(leaders) == 1 or leaders[0] == "en" else None

@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.bot import intents
 from gateway.bot.settings import PRIORITIES, validate_bot_settings
 from gateway.bot.text import fold, normalize, terms
 
@@ -107,6 +108,10 @@ class Decision:
 
 _PATTERN_TOKEN = re.compile(r"(?:[^\W_]|\*)+")
 _SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]*")
+# intents' sentences also end at a colon and at the Spanish, Arabic and Hindi
+# marks; their clauses at a comma.
+_PART = re.compile(r"[^.!?;:\n\u00bf\u00a1\u061f\u0964]+")
+_COMMA = re.compile(r"[,\u060c]")
 
 
 def _pattern_tokens(pattern: str) -> list[str]:
@@ -118,7 +123,9 @@ def _pattern_tokens(pattern: str) -> list[str]:
 _ANY_TEXT = (".*", ".*?")
 _ANY_WORDS = ("(?:.* )?", "(?:.*? )??")
 _WORD_CHARS = (r"[^\W_]*", r"[^\W_]*?")
-_UP_TO_THREE_WORDS = (r"(?:\S+ ){0,3}", None)
+# A lone * in a term does not reach across a negation or a comma: "account *
+# locked" is not "account is not locked".
+_UP_TO_THREE_WORDS = (intents.GAP_WORD + "{0,3}", None)
 
 
 def pattern_regex(pattern: str) -> str:
@@ -191,6 +198,14 @@ def _any_term(words: list[str]) -> re.Pattern | None:
     return re.compile("|".join(term_regex(word) for word in words)) if words else None
 
 
+def _topic_patterns(words: list[str]) -> tuple[re.Pattern, ...]:
+    """The regex of a topic's terms, then that of its concepts ("@name": the
+    concepts of gateway.bot.intents), each when there are any."""
+    concepts = [intents.CONCEPTS[word[1:]] for word in words if word.startswith("@")]
+    terms_ = _any_term([word for word in words if not word.startswith("@")])
+    return tuple(pattern for pattern in (terms_, re.compile("|".join(concepts)) if concepts else None) if pattern)
+
+
 class _Text:
     """One customer text in the forms the rules read, each computed once."""
 
@@ -207,6 +222,24 @@ class _Text:
         pairs = [(match.group().strip(), normalize(match.group())) for match in _SENTENCE.finditer(self.original)]
         return [(original, normalized) for original, normalized in pairs if normalized]
 
+    @functools.cached_property
+    def parts(self) -> list[str]:
+        """The sentences as gateway.bot.intents reads them: normalized, commas
+        kept as "," tokens (a clause's end), key words' typos corrected."""
+        return [part for part, _ in self.questioned_parts]
+
+    @functools.cached_property
+    def questioned_parts(self) -> list[tuple[str, bool]]:
+        """(part, whether the sentence ends in a question mark)."""
+        found = []
+        for match in _PART.finditer(self.original):
+            clauses = [normalize(clause) for clause in _COMMA.split(match.group())]
+            words = " , ".join(clause for clause in clauses if clause).split()
+            if words:
+                question = self.original[match.end():match.end() + 1] in ("?", "\u061f")
+                found.append((" ".join(intents.corrected(word) for word in words), question))
+        return found
+
 
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
@@ -219,9 +252,13 @@ def _excerpt(text: str) -> str:
 @dataclass(frozen=True)
 class UrgentTopic:
     name: str
-    words: re.Pattern
+    # Its words and its concepts ("@name"), apart: the words a customer
+    # used are the better excerpt when both match ("hacked", not "someone
+    # hacked my account").
+    patterns: tuple[re.Pattern, ...]
     priority: str
     team: str | None
+    when: str                               # mentioned | requested (gateway.bot.settings)
 
 
 @dataclass(frozen=True)
@@ -286,7 +323,8 @@ def _compile_config(document_json: str) -> TriggerConfig:
         frustration_threshold=settings["frustration"]["threshold"],
         frustration_extras=_any_term(settings["frustration"]["phrases"]),
         urgent_topics=tuple(
-            UrgentTopic(topic["name"], _any_term(topic["words"]), topic["priority"], topic["team"])
+            UrgentTopic(topic["name"], _topic_patterns(topic["words"]), topic["priority"], topic["team"],
+                        topic["when"])
             for topic in settings["urgent_topics"]),
         routing_rules=tuple(
             RoutingRule(rule["team"], _any_term(rule["words"]),
@@ -304,86 +342,27 @@ def _compile_config(document_json: str) -> TriggerConfig:
 
 # --- rule 1: an explicit request for a human --------------------------------------------
 
-# Regexes over normalized text. A request is a verb of contact aimed at a
-# person ("talk to a person", "connect me with an agent", "I want a human"),
-# a bare call for one ("Representative!", "real agent please"), or a
-# question about one being there ("is anyone there?"). Look-alikes fail
-# because a person-word alone is not enough ("the agent of change", "my
-# travel agent booked it", "human resources", "I'm a human being").
-_DETERMINER = r"(?:(?:a|an|the|some|any|your|one of your|another|other|different) )?"
-_QUALITY = (r"(?:(?:real|live|actual|human|proper|genuine|physical|true|living|breathing|flesh and blood"
-            r"|customer service|customer support) ){0,2}")
-_PERSON = (r"(?:humans?(?! (?:resources|rights|errors?|nature|race|trafficking|body))|persons?"
-           r"|agents?(?! of\b)|representatives?|reps?|operators?|staff(?: members?)?|employees?|advis[eo]rs?"
-           r"|consultants?|managers?|supervisors?|specialists?"
-           r"|(?:customer )?(?:service|support|care) (?:agents?|reps?|representatives?|persons?|people|staff"
-           r"|team|members?))\b")
-_SOMEONE = r"(?:someone|somebody|anyone|anybody|people)(?: (?:real|human|else))?\b"
-_SUPPORT_DESK = (r"(?:(?:the|your|a) )?(?:customer (?:service|support|care)"
-                 r"|(?:tech |technical )?support(?: (?:team|desk|staff|department))?|help ?desk|service desk)\b")
-_A_PERSON = f"{_DETERMINER}{_QUALITY}{_PERSON}"
-_ANY_HUMAN = f"(?:{_A_PERSON}|{_SOMEONE}|{_SUPPORT_DESK})"
-_POLITE = (r"(?: (?:please|pls|plz|now|asap|thanks|thank you|right now|immediately"
-           r"|not (?:a|the) (?:bot|robot|machine)))*")
-
-_HUMAN_REQUEST = re.compile("|".join([
-    # talk to a person, chat with someone, get in touch with support
-    (r"\b(?:talk|speak|chat|converse|communicate|deal|get through|get in touch)"
-     rf"(?: (?:directly|right now|now|instead|again|please))? (?:to|with) {_ANY_HUMAN}"),
-    # connect me with an agent, transfer this chat to a human, put me through to an operator
-    (r"\b(?:connect|transfer|put|pass|forward|escalate|hand|route|redirect|switch|send|get|bring|take)"
-     r"(?: (?:me|us|this|it|my (?:chat|case|request|ticket|issue|question|call)"
-     r"|this (?:chat|conversation|case|request)))?(?: (?:through|over|on|back|across|directly))? (?:to|with) "
-     f"{_ANY_HUMAN}"),
-    r"\bescalate(?: (?:this|it|me|my (?:case|issue|ticket|request)))?(?: please| now)?$",
-    # I want a human, can I get a real person, I'd like a representative
-    (r"\b(?:want|wanna|need|request|demand|require|prefer|(?:id|would|wed) like"
-     r"|(?:can|could|may) (?:i|we) (?:please )?(?:have|get)|get me|give me|find me|reach|contact)"
-     rf" (?:to (?:talk|speak|chat) (?:to|with) )?{_A_PERSON}"),
-    rf"\b(?:help|answer|response|reply|assistance) from {_A_PERSON}",
-    # the whole message: "Representative!", "real agent please", "a human"
-    (r"^(?:(?:hi|hello|hey|ok|okay|um|so|please) )*"
-     rf"{_DETERMINER}{_QUALITY}(?:{_PERSON}|{_SUPPORT_DESK}){_POLITE}$"),
-    # is anyone there? is there a human? are any agents available?
-    (rf"\b(?:is|are) there (?:a|an|any) {_QUALITY}(?:humans?|persons?|people|agents?|representatives?|operators?"
-     r"|staff)\b"),
-    r"\b(?:is|are) (?:anyone|anybody|someone|somebody) (?:there|here|real|available|human|alive|around|online)\b",
-    (rf"\b(?:is|are) (?:a |an |any )?{_QUALITY}(?:humans?|persons?|agents?|representatives?|operators?"
-     r"|people|staff) (?:available|around|online)\b"),
-    (rf"\bany {_QUALITY}(?:humans|agents|people|persons|operators|representatives|staff)"
-     r" (?:available|there|around|online|here)\b"),
-]))
-# Requests phrased as a refusal of the bot: no negation check on these.
-_BOT_REFUSAL = re.compile(
-    r"\b(?:dont|do not) want (?:to (?:talk|speak|chat) (?:to|with) )?(?:a|an|the|this|your) "
-    r"(?:stupid |dumb |automated )?(?:bot|robot|machine|ai|chatbot|computer|virtual assistant)\b"
-    r"|\b(?:stop|enough|no more)(?: with)? (?:the |this |your )?(?:stupid |dumb )?"
-    r"(?:bot|robot|chatbot|automated (?:replies|answers|messages))\b")
-# "I don't want to talk to a person": the request is negated. "Why can't I
-# talk to a person?" is not, it is a complaint that asks for one.
-_REQUEST_NEGATED = re.compile(
-    r"(?:^| )(?:dont|do not|doesnt|does not|didnt|did not|wont|never|(?<!can )not|no need to|rather not"
-    r"|no longer)(?: \S+){0,2} ?$")
-# Yes to the bot's offer of a person.
-_ACCEPTS_OFFER = re.compile(
-    r"^(?:(?:ok|okay) )?(?:yes|yeah|yea|yep|yup|sure|absolutely|definitely|of course|please|y|go ahead|please do"
-    r"|do it)(?: (?:yes|please|sure|do|go ahead|do it|please do|connect me|thanks|thank you|that would be great"
-    r"|i would|id like that))*$")
+# The phrasings, in the ten languages the engine reads, are in
+# gateway/bot/intents.py (person_request); admins add their own
+# (human_request_phrases), negated as the built-in ones are.
 
 
 def _human_request(state: ConversationState, turn: Turn, text: _Text, config: TriggerConfig) -> _Finding | None:
     if turn.payload is not None and turn.payload.strip() == TALK_TO_AGENT:
         return _Finding("human_request", 1.0, turn.text or turn.payload, {"via": "button"})
-    normalized = text.normalized
-    if state.human_offered and _ACCEPTS_OFFER.match(normalized):
+    if state.human_offered and intents.ACCEPTS_OFFER.match(text.normalized):
         return _Finding("human_request", 1.0, text.original, {"via": "accepted_offer"})
-    for pattern, via in ((_HUMAN_REQUEST, "words"), (config.human_request_extras, "admin_phrase")):
-        match = _first_unnegated(pattern, normalized, _REQUEST_NEGATED)
-        if match:
-            return _Finding("human_request", 1.0, match.group(), {"via": via})
-    match = _BOT_REFUSAL.search(normalized)
+    refusal = None
+    for part in text.parts:
+        found = intents.person_request(part)
+        if found and found[1] == "words":
+            return _Finding("human_request", 1.0, found[0], {"via": "words"})
+        refusal = refusal or found
+    match = _first_unnegated(config.human_request_extras, text.normalized, intents.REQUEST_NEGATED)
     if match:
-        return _Finding("human_request", 1.0, match.group(), {"via": "refused_bot"})
+        return _Finding("human_request", 1.0, match.group(), {"via": "admin_phrase"})
+    if refusal:
+        return _Finding("human_request", 1.0, refusal[0], {"via": "refused_bot"})
     return None
 
 
@@ -587,28 +566,49 @@ def _frustration(state: ConversationState, turn: Turn, text: _Text, config: Trig
 
 # --- rule 6: urgent and sensitive topics ------------------------------------------------
 
-# "It's not an emergency", "I don't want a refund": the topic is named, not raised.
-_TOPIC_DISMISSED = re.compile(
-    r"(?:^| )(?:not an?|isnt an?|no need (?:for|to)|(?:dont|do not) (?:want|need) (?:a |an |to )?"
-    r"|never (?:had|made|asked for) an?) ?$")
+# A topic is raised when a sentence names it, not to set it aside ("I don't
+# want a refund") nor as the name of a rule or a page ("fraud protection",
+# "the outage page"). A topic escalating when `requested` (refunds,
+# cancellations) is raised only when asked for or reported ("I want my money
+# back", "cancel my order 4512"); asked about ("what is your refund
+# policy?", "can I cancel anytime?"), the bot answers, and offers a person
+# if it cannot (evaluate_reply). See gateway/bot/intents.py.
 
 
 def _urgent_topic(state: ConversationState, turn: Turn, text: _Text, config: TriggerConfig) -> _Finding | None:
-    found = _most_urgent_topic(text, config)
-    if found is None:
+    raised, _ = _topics(text, config)
+    if raised is None:
         return None
-    topic, match = found
-    return _Finding("urgent_topic", 1.0, match.group(), {"topic": topic.name}, priority=topic.priority,
-                    team=topic.team)
+    topic, excerpt = raised
+    return _Finding("urgent_topic", 1.0, excerpt, {"topic": topic.name}, priority=topic.priority, team=topic.team)
 
 
-def _most_urgent_topic(text: _Text, config: TriggerConfig) -> tuple[UrgentTopic, re.Match] | None:
-    best = None
+def _most_urgent_topic(text: _Text, config: TriggerConfig) -> tuple[UrgentTopic, str] | None:
+    return _topics(text, config)[0]
+
+
+def _topics(text: _Text, config: TriggerConfig) -> tuple[tuple[UrgentTopic, str] | None, tuple[UrgentTopic, str] | None]:
+    """(the most urgent topic raised, the first topic only asked about), each
+    with the customer's words; None where there is none."""
+    raised = asked = None
     for topic in config.urgent_topics:
-        match = _first_unnegated(topic.words, text.normalized, _TOPIC_DISMISSED)
-        if match and (best is None or PRIORITIES.index(topic.priority) > PRIORITIES.index(best[0].priority)):
-            best = (topic, match)
-    return best
+        for part, question_mark in text.questioned_parts:
+            for match in (match for pattern in topic.patterns for match in pattern.finditer(part)):
+                start, end = match.span()
+                if intents.dismissed(part, start, end):
+                    continue
+                if intents.names_a_rule(part, start, end) or (
+                        topic.when == "requested" and intents.asks_how_it_works(part, start, end, question_mark)):
+                    if topic.when == "requested":
+                        asked = asked or (topic, match.group().strip())
+                    continue
+                if raised is None or PRIORITIES.index(topic.priority) > PRIORITIES.index(raised[0].priority):
+                    raised = (topic, match.group().strip())
+                break
+            else:
+                continue
+            break
+    return raised, asked
 
 
 # --- rule 7: VIP -------------------------------------------------------------------------
@@ -698,6 +698,14 @@ def evaluate_reply(state: ConversationState, turn: Turn, confidence: float, mode
                            {"threshold": config.confidence_threshold, "streak": streak})
     elif model_needs_human and "model_needs_human" not in config.disabled_rules:
         finding = _Finding("model_needs_human", round(confidence, 3), text.original, {})
+    elif low and "urgent_topic" not in config.disabled_rules:
+        # A question about a sensitive topic that the bot cannot answer: the
+        # answer comes with the offer of a person ("what's the fee to cancel?").
+        asked = _topics(text, config)[1]
+        if asked:
+            finding = _Finding("urgent_topic", round(confidence, 3), asked[1],
+                               {"topic": asked[0].name, "asked": True}, offer=True, priority=asked[0].priority,
+                               team=asked[0].team)
     if finding is None:
         return Decision(low_confidence_streak=streak)
     return _decide(finding, state, text, config, streak)

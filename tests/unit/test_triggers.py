@@ -100,11 +100,12 @@ def test_yes_to_the_offer_of_a_person_is_a_request(text, fires):
 
 
 def test_admin_phrases_add_ways_to_ask_for_a_human():
-    config = only("human_request", human_request_phrases=["parler a un humain", "conseill*"])
-    decision = message("Je voudrais parler à un HUMAIN", config=config)
+    # Swedish: a language the engine does not read by itself.
+    config = only("human_request", human_request_phrases=["prata med en manniska", "handlaggar*"])
+    decision = message("Jag vill prata med en MÄNNISKA", config=config)
     assert decision.rule == "human_request" and decision.detail["via"] == "admin_phrase"
-    assert message("Un conseiller, svp", config=config).fired
-    assert not message("Je voudrais parler", config=config).fired
+    assert message("En handläggare, tack", config=config).fired
+    assert not message("Jag vill prata", config=config).fired
 
 
 # --- 2. admin trigger phrases -----------------------------------------------------------
