@@ -33,7 +33,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gateway.bot.text import SENTENCE_END, WORD, fold, small_talk_kind, terms
+from gateway.bot.text import SENTENCE_END, WORD, fold, one_edit_away, small_talk_kind, terms, typo_index
 from workers.brain import Reply
 
 # Below this the bot does not pretend: it says it is not sure and offers a human.
@@ -86,7 +86,7 @@ class KnowledgeBase:
             self.document_frequency.update(passage.term_counts.keys())
         count = len(self.passages)
         self.average_length = sum(p.length for p in self.passages) / count if count else 0.0
-        self.typo_index = typo_index(self.document_frequency)
+        self.typo_index = typo_index(self.document_frequency, TYPO_MIN_LENGTH - 1)
 
     def idf(self, document_frequency: int) -> float:
         count = len(self.passages) + PRIOR_PASSAGES
@@ -108,9 +108,7 @@ class KnowledgeBase:
         """The known term one letter away from this one (the most common, if several)."""
         if len(term) < TYPO_MIN_LENGTH:
             return None
-        candidates = set()
-        for variant in (term, *deletions(term)):
-            candidates.update(self.typo_index.get(variant, ()))
+        candidates = one_edit_away(term, self.typo_index)
         return max(sorted(candidates), key=self.document_frequency.__getitem__) if candidates else None
 
     def search(self, question: str) -> list[Match]:
@@ -162,22 +160,6 @@ def not_sure_reply(confidence: float, sources: tuple[str, ...] = ()) -> Reply:
         sources=sources,
         needs_human=False,
     )
-
-
-def deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
-
-
-def typo_index(vocabulary) -> dict[str, tuple[str, ...]]:
-    """Each known term, and each of its one-letter deletions, -> the known
-    terms. Two words meet there when they are one insertion, deletion,
-    substitution or swap of neighbours apart."""
-    index: dict[str, set[str]] = {}
-    for term in vocabulary:
-        if len(term) >= TYPO_MIN_LENGTH - 1 and not term.isdigit():
-            for variant in (term, *deletions(term)):
-                index.setdefault(variant, set()).add(term)
-    return {variant: tuple(known) for variant, known in index.items()}
 
 
 # --- small talk -------------------------------------------------------------------------------
