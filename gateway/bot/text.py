@@ -284,6 +284,8 @@ _LETTER_LANGUAGES = {"ñ": ["es"], "¿": ["es"], "¡": ["es"], "ã": ["pt"], "õ
                      "ì": ["it"], "ù": ["fr", "it"], "œ": ["fr"]}
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+# The languages language() tells by their script.
+SCRIPT_LANGUAGES = ("ar", "hi")
 
 
 def language(text: str) -> str | None:

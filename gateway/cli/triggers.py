@@ -1,7 +1,10 @@
 """`handoff triggers …` (dry runs of the trigger engine) and `handoff settings …`.
 
     triggers test    customer messages as one new simulated conversation,
-                     through the configured responder and the trigger engine
+                     through the configured responder and the trigger engine;
+                     with --each, every line of a file as its own conversation
+    triggers eval    a labelled file of messages (TSV: text, expect, family...):
+                     recall per family and the false-escalation rate
     triggers replay  past conversations under the current rules, compared
                      with what happened
     settings show    the bot settings document, as JSON
@@ -16,10 +19,12 @@ exactly as process_inbound would.
 
 from __future__ import annotations
 
+import csv
 import datetime
 import json
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -64,40 +69,75 @@ def triggers() -> None:
 
 
 @triggers.command("test")
-@click.argument("messages", nargs=-1, required=True)
+@click.argument("messages", nargs=-1)
+@click.option("--each", "each_file", type=click.File("r", encoding="utf-8"), default=None, metavar="FILE",
+              help="Run every line of FILE ('-': standard input) as the first turn of its own new conversation, "
+                   "one report per line.")
 @click.option("--channel", "channel_kind", type=click.Choice(CHANNEL_KINDS), default="web", show_default=True,
               help="The channel kind the simulated customer writes on.")
 @click.option("--vip", is_flag=True, help="The simulated customer is a VIP contact.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per turn.")
-def test_triggers(messages: tuple[str, ...], channel_kind: str, vip: bool, as_json: bool) -> None:
+def test_triggers(messages: tuple[str, ...], each_file, channel_kind: str, vip: bool, as_json: bool) -> None:
     """Run MESSAGES as consecutive customer turns of one new conversation.
 
     Each turn goes through the trigger engine and the configured responder
     (the bot settings' provider, else AI_PROVIDER) with the knowledge base of
-    the database, as the worker would; nothing is stored or sent.
+    the database, as the worker would; nothing is stored or sent. With
+    --each, each line of the file is instead the first turn of a
+    conversation of its own (a blank line too, so that reports and lines
+    stay in step).
     """
-    from gateway.bot.triggers import ConversationState, TriggerConfig
-    from gateway.cli.support import load_config
-    from workers.brain import responder_for
+    if bool(messages) == bool(each_file):
+        raise click.UsageError("give MESSAGES or --each FILE, not both")
+    simulator = Simulator.configured(vip=vip, channel_kind=channel_kind)
+    if each_file:
+        conversations = ([line.rstrip("\r\n")] for line in each_file)
+    else:
+        conversations = iter([list(messages)])
+    for texts in conversations:
+        simulation = simulator.conversation()
+        for number, text in enumerate(texts, start=1):
+            report = dict(turn=number, **simulation.customer_says(text))
+            if as_json:
+                echo_json(report)
+            else:
+                click.echo(describe_turn(report, text))
 
-    config = load_config()
-    with read_only_database(config) as conn:
-        settings = load_bot_settings(conn)
-        articles = kb.list_articles(conn)
-    provider = settings["provider"] or config.ai_provider
-    try:
-        responder = responder_for(replace(config, ai_provider=provider))
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    simulation = SimulatedConversation(
-        ConversationState(contact_vip=vip, channel_kind=channel_kind), TriggerConfig.from_settings(settings),
-        responder, articles)
-    for number, text in enumerate(messages, start=1):
-        report = dict(turn=number, **simulation.customer_says(text))
-        if as_json:
-            echo_json(report)
-        else:
-            click.echo(describe_turn(report, text))
+
+@dataclass
+class Simulator:
+    """What every simulated conversation shares: who the customer is, the
+    bot settings, the responder and the knowledge base, read once from the
+    database."""
+
+    vip: bool
+    channel_kind: str
+    trigger_config: object
+    responder: object
+    articles: list
+
+    @classmethod
+    def configured(cls, *, vip: bool = False, channel_kind: str = "web") -> Simulator:
+        from gateway.bot.triggers import TriggerConfig
+        from gateway.cli.support import load_config
+        from workers.brain import responder_for
+
+        config = load_config()
+        with read_only_database(config) as conn:
+            settings = load_bot_settings(conn)
+            articles = kb.list_articles(conn)
+        provider = settings["provider"] or config.ai_provider
+        try:
+            responder = responder_for(replace(config, ai_provider=provider))
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+        return cls(vip, channel_kind, TriggerConfig.from_settings(settings), responder, articles)
+
+    def conversation(self) -> SimulatedConversation:
+        from gateway.bot.triggers import ConversationState
+
+        state = ConversationState(contact_vip=self.vip, channel_kind=self.channel_kind)
+        return SimulatedConversation(state, self.trigger_config, self.responder, self.articles)
 
 
 class SimulatedConversation:
@@ -170,6 +210,172 @@ def describe_turn(report: dict, text: str) -> str:
     if report["reply"] is not None:
         lines.append(f"     bot: {preview(report['reply'])}")
     return "\n".join(lines)
+
+
+# --- triggers eval ------------------------------------------------------------------------------
+
+EXPECTATIONS = ("escalate", "no", "report")
+
+
+@triggers.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--families", "families_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="A TSV with columns intent and family: the family of rows labelled by intent "
+                                 "(public intent datasets) that have no family column.")
+@click.option("--misses", is_flag=True, help="Also list every row the engine got wrong.")
+@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON document.")
+def eval_triggers(file: Path, families_file: Path | None, misses: bool, as_json: bool) -> None:
+    """Score the engine on FILE, a labelled TSV of customer messages.
+
+    Columns: text, expect (escalate, no, or report: counted, never scored),
+    and optionally family, language and source. Each text is the first turn
+    of a new conversation, as with `triggers test --each`. Prints, per
+    language (the language column; without one, Arabic and Devanagari
+    script apart, and the other texts under the language most of them are
+    guessed to be in), the recall of each family of escalate rows and the
+    false-escalation rate of the no rows, per family and per source, then
+    all languages together and the report rows that escalated.
+    """
+    rows = read_labelled(file, read_families(families_file) if families_file else {})
+    simulator = Simulator.configured()
+    results = [EvalResult(row, simulator.conversation().customer_says(row.text)) for row in rows]
+    card = scorecard(results, file.name)
+    if as_json:
+        echo_json(card if misses else {key: value for key, value in card.items() if key != "misses"})
+    else:
+        click.echo(describe_scorecard(card, misses))
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    line: int
+    text: str
+    expect: str
+    family: str
+    language: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    row: LabelledRow
+    report: dict = field(default_factory=dict)
+
+    @property
+    def escalated(self) -> bool:
+        return self.report["escalate"]
+
+
+def read_families(path: Path) -> dict[str, str]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if not {"intent", "family"} <= set(reader.fieldnames or ()):
+            raise click.ClickException(f"{path}: the columns intent and family are needed")
+        return {row["intent"]: row["family"] for row in reader}
+
+
+def read_labelled(path: Path, families: dict[str, str]) -> list[LabelledRow]:
+    """The rows of a labelled TSV; a one-line error names the first bad one."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        columns = set(reader.fieldnames or ())
+        if not {"text", "expect"} <= columns:
+            raise click.ClickException(f"{path}: the columns text and expect are needed (found: "
+                                       f"{', '.join(sorted(columns)) or 'none'})")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            expect = (row.get("expect") or "").strip()
+            if expect not in EXPECTATIONS:
+                raise click.ClickException(f"{path}:{line}: expect is {expect!r}; it must be one of "
+                                           f"{', '.join(EXPECTATIONS)}")
+            family = (row.get("family") or "").strip() or families.get(row.get("intent") or "", "")
+            rows.append(LabelledRow(line, row["text"] or "", expect, family, (row.get("language") or "").strip()
+                                    or None, (row.get("source") or "").strip() or None))
+    return rows
+
+
+def scorecard(results: list[EvalResult], name: str) -> dict:
+    """The figures of an evaluation: per language, the recall of each family
+    of escalate rows and the false-escalation rate of the no rows (per family
+    and per source), all languages together, and the report rows."""
+    from gateway.bot.text import SCRIPT_LANGUAGES, language
+
+    guessed = {id(result): language(result.row.text) for result in results if not result.row.language}
+    common = Counter(value for value in guessed.values() if value and value not in SCRIPT_LANGUAGES).most_common(1)
+    latin = common[0][0] if common else "?"
+    by_language: dict[str, list[EvalResult]] = {}
+    for result in results:
+        code = result.row.language or guessed[id(result)]
+        by_language.setdefault(code if result.row.language or code in SCRIPT_LANGUAGES else latin, []).append(result)
+    scored = [result for result in results if result.row.expect != "report"]
+    reported = [result for result in results if result.row.expect == "report"]
+    return {
+        "file": name,
+        "rows": len(results),
+        "expect": dict(Counter(result.row.expect for result in results)),
+        "languages": {code: figures(group) for code, group in sorted(by_language.items(),
+                                                                     key=lambda item: -len(item[1]))},
+        "all": figures(results),
+        "report": {"rows": len(reported), "escalated": sum(result.escalated for result in reported),
+                   "escalations": [{"text": result.row.text, "rule": result.report["rule"]}
+                                   for result in reported if result.escalated]},
+        "misses": [{"line": result.row.line, "text": result.row.text, "expect": result.row.expect,
+                    "family": result.row.family, "rule": result.report["rule"]}
+                   for result in scored if result.escalated != (result.row.expect == "escalate")],
+    }
+
+
+def figures(results: list[EvalResult]) -> dict:
+    def share(group: list[EvalResult]) -> dict:
+        escalated = sum(result.escalated for result in group)
+        return {"rows": len(group), "escalated": escalated, "rate": round(escalated / len(group), 4) if group else None}
+
+    def grouped(expect: str, key) -> dict:
+        groups: dict[str, list[EvalResult]] = {}
+        for result in results:
+            if result.row.expect == expect and key(result.row):
+                groups.setdefault(key(result.row), []).append(result)
+        return {name: share(group) for name, group in sorted(groups.items())}
+
+    return {
+        "recall": grouped("escalate", lambda row: row.family),
+        "recall_all": share([result for result in results if result.row.expect == "escalate"]),
+        "false_escalation": grouped("no", lambda row: row.family),
+        "false_escalation_all": share([result for result in results if result.row.expect == "no"]),
+        "false_escalation_by_source": grouped("no", lambda row: row.source),
+    }
+
+
+def describe_scorecard(card: dict, misses: bool) -> str:
+    expect = card["expect"]
+    lines = [f"{card['file']}: {card['rows']} rows ({expect.get('escalate', 0)} escalate, {expect.get('no', 0)} no, "
+             f"{expect.get('report', 0)} report: counted, not scored)"]
+    sections = [(f"language {code}", group) for code, group in card["languages"].items()]
+    if len(card["languages"]) > 1:
+        sections.append(("all languages", card["all"]))
+    for title, group in sections:
+        lines += ["", title, f"  {'':<34}{'rows':>6}{'escalated':>11}{'rate':>8}", "  recall (escalate rows)"]
+        lines += [_figure_line(name, value) for name, value in group["recall"].items()]
+        lines += [_figure_line("all", group["recall_all"]), "  false escalation (no rows)"]
+        lines += [_figure_line(name, value) for name, value in group["false_escalation"].items()]
+        lines.append(_figure_line("all", group["false_escalation_all"]))
+        if group["false_escalation_by_source"]:
+            lines.append("  false escalation by source")
+            lines += [_figure_line(name, value) for name, value in group["false_escalation_by_source"].items()]
+    report = card["report"]
+    if report["rows"]:
+        lines += ["", f"report rows: {report['escalated']} of {report['rows']} escalated"]
+        lines += [f"  - {preview(item['text'])} [{item['rule']}]" for item in report["escalations"]]
+    if misses:
+        lines += ["", f"misses: {len(card['misses'])}"]
+        lines += [f"  {item['line']:>5} {item['expect']:<8} {item['family']:<14} {preview(item['text'])} "
+                  f"[{item['rule'] or '-'}]" for item in card["misses"]]
+    return "\n".join(lines)
+
+
+def _figure_line(name: str, value: dict) -> str:
+    rate = "-" if value["rate"] is None else f"{value['rate']:.3f}"
+    return f"    {name:<32}{value['rows']:>6}{value['escalated']:>11}{rate:>8}"
 
 
 # --- triggers replay ----------------------------------------------------------------------------
