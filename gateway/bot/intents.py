@@ -63,22 +63,24 @@ def _split(words: str) -> list[str]:
 # ("my card wasn't stolen" is not "my card ... stolen").
 NEGATIONS = _any(*_split("""
 not no never dont doesnt didnt isnt wasnt arent werent havent hasnt wont cannot nothing
-nunca nadie ne pas nicht kein keine keinen nie nao non niet geen nooit nahi nahin mat
+nunca nadie pas nicht kein keine keinen nie nao non niet geen nooit nahi nahin mat
 لا لم لن مش مو ليس ماني نهیں नहीं
 """))
 GAP_WORD = rf"(?:(?!{NEGATIONS}\b|,)\S+ )"
-_NEGATION = re.compile(rf"\b{NEGATIONS}\b")
 
 
 def _gap(most: int) -> str:
     return f"{GAP_WORD}{{0,{most}}}"
 
 
-def _all_of(*parts: str) -> str:
+def _all_of(*parts: str, negatable: bool = True) -> str:
     """A whole sentence that contains each part, in any order: for languages
     whose word order puts the verb last (German, Dutch, Turkish, Hindi) or
-    whose words carry their pronouns (Arabic). The match is the sentence."""
-    return "^" + "".join(f"(?=.*?(?:{part}))" for part in parts) + ".*"
+    whose words carry their pronouns (Arabic). The match is the sentence,
+    and a negation anywhere in it undoes it, unless the parts themselves
+    deny something (negatable=False: "it wasn't me")."""
+    guard = f"(?!.*?\\b{NEGATIONS}\\b)" if negatable else ""
+    return "^" + guard + "".join(f"(?=.*?(?:{part}))" for part in parts) + ".*"
 
 
 # --- a person -------------------------------------------------------------------------------
@@ -215,7 +217,7 @@ _OTHER_REQUESTS = re.compile("|".join([
     r"\bhay (?:alguien|algun humano|alguna persona|algun agente)(?: real)?(?: ahi| alli| disponible)?\b",
     # French: parler à un conseiller, passez-moi un humain, mettez-moi en relation avec le service client
     (r"\b(?:parler|discuter|echanger|chatter|joindre|contacter|passez moi|passer|transferez moi|transferer"
-     r"|mettez moi en relation|mettre en relation|avoir|avec)(?: \S+){0,1}(?: (?:a|avec|au))? " + _FR_PERSON),
+     r"|mettez moi en relation|mettre en relation|avoir)(?: \S+){0,1}(?: (?:a|avec|au))? " + _FR_PERSON),
     r"\b(?:je veux|je voudrais|jaimerais|je souhaite|puis je avoir|je demande) " + _FR_PERSON,
     r"\b(?:il y a|y a t il|est ce quil y a) (?:quelquun|un humain|une personne)\b",
     # German, Dutch: the verb often comes last
@@ -286,12 +288,8 @@ def person_request(sentence: str) -> tuple[str, str] | None:
     for pattern in (_EN_REQUEST, _OTHER_REQUESTS):
         for match in pattern.finditer(sentence):
             before, after = sentence[:match.start()], sentence[match.end():]
-            if match.group() == sentence:  # a sentence matched as a whole (_all_of): any negation undoes it
-                negated = bool(_NEGATION.search(sentence))
-            else:
-                negated = bool(REQUEST_NEGATED.search(before) or _NECESSITY.search(before)
-                               or _NECESSITY_QUESTION.search(sentence) or _NEGATED_AFTER.match(after))
-            if not negated:
+            if not (REQUEST_NEGATED.search(before) or _NECESSITY.search(before) or _NECESSITY_QUESTION.search(sentence)
+                    or _NEGATED_AFTER.match(after)):
                 return match.group().strip(), "words"
     match = _REFUSES_BOT.search(sentence)
     if match:
@@ -391,9 +389,10 @@ _CONCEPT_SOURCES = {
         r"\bhack (?:ho gaya|ho gayi|kar liya|hua|kiya)\b",
         _all_of(_f(r"(?:^| )(?:\S?حد|\S?حدا|\S?احد|شخص\S*|واحد|طفلي|ابني|بنتي)(?: |$)"),
                 _f(r"\S*(?:بطاق|كارت|كارط|كرت|حساب|تفاصيل|معلومات|رقم)"),
-                _f(r"\S*(?:استخدم|استعمل|يستخدم|يستعمل|خدام|طلع على|عرف|عنده|لديه|دخل|وصول|اخترق)")),
+                _f(r"\S*(?:استخدم|استعمل|يستخدم|يستعمل|خدام|طلع على|عرف|عنده|لديه|دخل|وصول|اخترق)"),
+                negatable=False),  # Arabic negations mostly belong to a clause inside ("when I wasn't home")
         _f(r"(?:بدون|بلا|من غير|بغير) (?:اذن|علمي|موافقتي|ما نعرف)|\S*(?:اختراق|مخترق|اخترق|تهكير|هكر|تهكر|غش"
-           r"|احتيال|نصب|نصاب)\S*"),
+           r"|احتيال|نصاب)\S*"),
     ],
     # "a payment I didn't make", "I don't recognize this charge", "a strange withdrawal"
     "unrecognized_payment": [
@@ -432,7 +431,7 @@ _CONCEPT_SOURCES = {
                 r"|one time code|otp|code)\b",
                 r"\b(?:(?:i|which i|that i) )?(?:didnt|did not|never|havent|have not) (?:change|changed|request"
                 r"|requested|ask for|asked for|make|made|authori[sz]e|authori[sz]ed|do|did|try|tried)\b"
-                r"|\b(?:wasnt|was not|it wasnt|not) me\b|\bwithout my\b"),
+                r"|\b(?:wasnt|was not|it wasnt|not) me\b|\bwithout my\b", negatable=False),
         (r"\b(?:logins?|log in|sign ins?|signin|logged in|signed in|access|login attempts?) (?:\S+ ){0,4}"
          r"(?:from|on|in) (?:a |an )?(?:another|some|unknown|new|different|strange|unrecogni[sz]ed|foreign)"
          r" (?:\S+ ){0,2}(?:device|location|country|city|phone|computer|ip|place)\b"),
@@ -441,7 +440,7 @@ _CONCEPT_SOURCES = {
         (r"\b(?:account|profile|password|login|email|credentials|details) (?:\S+ ){0,3}(?:taken over|hijacked"
          r"|compromised|exposed|leaked|breached)\b"),
         _all_of(_f(r"(?:غير|تغير|تم تغيير)"), _f(r"(?:كلمه السر|الرقم السري|الايميل|البريد)"),
-                _f(r"(?:مش انا|ما غيرته|لم اغير|بدون علمي)")),
+                _f(r"(?:مش انا|ما غيرته|لم اغير|بدون علمي)"), negatable=False),
     ],
     # "my account is locked", "please freeze my card", "how do I unblock my PIN?", "too many PIN tries"
     "account_locked": [
@@ -517,12 +516,12 @@ _CONCEPT_SOURCES = {
          r"|apag\w*|chiud\w*|cancell\w*|verwijder\w*|opheff\w*|sil\w*|kapat\w*) (?:\S+ ){0,2}(?:cuenta|compte"
          r"|konto|conta|conto|account|rekening|hesab\w*)\b"),
         r"\b(?:konto|hesab\w*|hesap|account|rekening) (?:\S+ ){0,2}(?:losch\w*|sil\w*|kapat\w*|delete\w*|verwijder\w*)",
-        _all_of(_f(r"\S*(?:حذف|سكر|غلق|اغلاق|قفل|اقفل|نسد|الغي|الغاء|نلغي)\S*"), _f(r"\S*حساب\S*")),
+        _all_of(_f(r"\S*(?:حذف|سكر|غلق|اغلاق|قفل|اقفل|نسد|الغي|الغاء|نلغي)\S*"), _f(r"\S*حساب\S*"), negatable=False),
     ],
     # "I don't want this order anymore", "I can no longer afford order 7322"
     "unwanted_order": [
-        (r"\b(?:dont|do not|no longer|dont even) (?:want|need) (?:\S+ ){0,4}(?:order|ordered|purchase|purchased"
-         r"|bought|item|items)\b"),
+        (r"\b(?:dont|do not|no longer|dont even) (?:want|need) (?:(?:this|that|the|my|these|those) (?:\S+ ){0,2})?"
+         r"(?:order|ordered|purchase|purchased|bought|item|items)\b"),
         r"\b(?:cant|cannot|can not|can no longer|no longer) (?:afford|pay for) (?:\S+ ){0,3}(?:order|purchase|it|this)\b",
     ],
 }
@@ -767,13 +766,13 @@ def _distance(tokens: list[str], start: int, end: int, first: int, last: int) ->
 # vocabulary that are not its inflections: "contract" is not "contact",
 # "walking" not "talking", "sparking" not "speaking".
 TYPO_MIN_LENGTH = 7
-_TYPO_VOCABULARY = _split("""
+_TYPO_VOCABULARY = frozenset(_split("""
 someone somebody anybody operator operators representative assistant assistance speaking talking chatting
 contact contacting customer human_agent reimburse reimbursed reimbursement reimbursements compensation
 compensations restitution restitutions refunded refunding cancelling canceling cancellation complaint
 reclamation unauthorized fraudulent account password purchase transaction withdrawal recognize recognise
 compromised unblock demanding requesting obtaining receive business rebating
-""")
+"""))
 _REAL_WORDS = frozenset(_split("""
 balking bushiness busyness calking catting chanting charting cheating compliant compromise compromises contract
 contracting deceive declamation demeaning destitution exclamation hatting homebody peaking remanding scatting
@@ -790,7 +789,7 @@ def _typo_index() -> dict[str, tuple[str, ...]]:
 @functools.lru_cache(maxsize=8192)
 def corrected(word: str) -> str:
     """The key word a misspelled word stands for, or the word itself."""
-    if len(word) < TYPO_MIN_LENGTH or word in _REAL_WORDS or not word.isascii():
+    if len(word) < TYPO_MIN_LENGTH or word in _REAL_WORDS or word in _TYPO_VOCABULARY or not word.isascii():
         return word
     near = sorted(one_edit_away(word, _typo_index()), key=len)
     # An inflection of a key word is the customer's own word ("transactions");

@@ -117,7 +117,8 @@ SYNONYMS = {
 # to Python: without them in the class, Hindi words would fall apart
 # ("बात" -> "ब त"); the danda (।) ends a sentence and stays out.
 WORD = re.compile(r"[a-z0-9]+")
-LETTERS_AND_DIGITS = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0966-\u0dff])+")
+WORD_CHARACTER = r"(?:[^\W_]|[\u0900-\u0963\u0966-\u0dff])"
+LETTERS_AND_DIGITS = re.compile(WORD_CHARACTER + "+")
 # Apostrophes join what they separate; the rest are letters written two ways
 # (German ß, Turkish dotless ı, Arabic alef maqsura, ta marbuta, the tatweel
 # that only stretches a word). Hamza and madda on alef are marks NFKD removes.

@@ -39,7 +39,7 @@ from typing import Any
 
 from gateway.bot import intents
 from gateway.bot.settings import PRIORITIES, validate_bot_settings
-from gateway.bot.text import fold, normalize, terms
+from gateway.bot.text import WORD_CHARACTER, fold, normalize, terms
 
 # The payload of the "Talk to an agent" button on every channel: the
 # Messenger quick reply/postback, the WhatsApp button, the widget button.
@@ -106,7 +106,8 @@ class Decision:
 
 # --- text normalization and the two wildcard syntaxes ---------------------------------
 
-_PATTERN_TOKEN = re.compile(r"(?:[^\W_]|\*)+")
+# Words of the patterns as normalize() reads words of the text (Indic vowel signs included).
+_PATTERN_TOKEN = re.compile(rf"(?:{WORD_CHARACTER}|\*)+")
 _SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]*")
 # intents' sentences also end at a colon and at the Spanish, Arabic and Hindi
 # marks; their clauses at a comma.
