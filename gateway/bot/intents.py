@@ -314,6 +314,12 @@ tarjeta tarjetas cartera billetera monedero bolso movil celular carte cb portefe
 karte kreditkarte bankkarte ec_karte girokarte geldborse portemonnaie brieftasche handy
 cartao carteira bolsa carta bancomat portafoglio pas pinpas bankpas kaart creditcard portemonnee telefoon
 """))
+# What is taken over when someone else uses it: the card and the money
+# (fraud); the account itself, its password and email, are account_takeover's.
+_MONEY = _any(*_split("""
+card_details card_number card_info bank_details bank_account money funds details info information data pin
+datos dinero donnees argent daten geld dados dinheiro dati soldi gegevens
+"""))
 _ACCOUNT = _any(*_split("""
 account accounts bank_account profile login details card_details card_number information info data password
 passcode pin email identity credentials money funds
@@ -342,7 +348,9 @@ _CONCEPT_SOURCES = {
     "card_lost_or_stolen": [
         rf"\b(?:lost|misplaced|dropped|left|cant find|cannot find|can not find|cant locate|losing) {_gap(3)}{_CARD}\b",
         rf"\b{_CARD} {_gap(4)}(?:lost|stolen|missing|taken|gone|nicked|pinched)\b",
-        r"\b(?:stolen|stole|robbed|theft|pickpocketed|mugged|nicked)\b",
+        # a theft of anything but credentials, which are account_takeover's
+        (r"\b(?:stolen|stole|robbed|theft|pickpocketed|mugged|nicked)\b"
+         r"(?! (?:my |our |the )?(?:password|passcode|email|login|account|identity|credentials)\b)"),
         r"\breport\w* (?:\S+ ){0,3}(?:lost|stolen|missing)\b|\blost card\b",
         _f(r"\b(?:perdi|perdido|perdida|extravie|extraviad[oa]|robaron|robad[oa]|robo|hurto|no encuentro|vole|volee"
            r"|perdu|perdue|egare|egaree|derobe|verloren|gestohlen|geklaut|verlegt|diebstahl|roubaram|roubad[oa]"
@@ -357,7 +365,7 @@ _CONCEPT_SOURCES = {
         (rf"\b{_SOMEONE_ELSE} {_gap(5)}(?:using|used|use|utili[sz]ing|utili[sz]ed|accessed|access|accessing"
          r"|got into|logged into|logged in|logging into|signed into|has access|have access|had access"
          r"|gained access|got access|got hold of|has|have|got|stole|took|charged|spent|bought|buying"
-         rf"|made purchases|withdrew|withdrawn|withdrawing|taken|took out) {_gap(5)}(?:{_ACCOUNT}|{_CARD})"),
+         rf"|made purchases|withdrew|withdrawn|withdrawing|taken|took out) {_gap(5)}(?:{_MONEY}|{_CARD})\b"),
         (rf"\b(?:my (?:ex|child|son|daughter|kid|friend|roommate|partner|husband|wife)|they) {_gap(4)}"
          rf"(?:used|using|took|accessed) {_gap(4)}(?:{_ACCOUNT}|{_CARD}) {_gap(6)}without"),
         rf"\bwithout (?:my |me |any )?(?:permission|authori[sz]ation|consent|knowledge|approval|knowing)\b",

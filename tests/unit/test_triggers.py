@@ -342,6 +342,68 @@ def test_urgent_topics_are_admin_data():
     assert not message("I want a refund", config=config).fired
 
 
+# The examples: requests and problems escalate, questions about how something works are answered.
+RAISED = [
+    ("I want my money back", "refund"), ("cancel my order 4512", "cancellation"), ("I was charged twice", "billing_error"),
+    ("someone used my card", "fraud"), ("I think someone stole my password and changed my email", "account_security"),
+    ("there is a payment on my card I don't recognize", "fraud"), ("I want to lodge a complaint", "complaint"),
+    ("Quiero que me devuelvan el dinero", "refund"), ("Meine Karte wurde gestohlen", "fraud"),
+]
+ASKED = [
+    "What is your refund policy?", "How do I cancel an item in my cart before checkout?",
+    "Is the outage page updated automatically?", "Which plans can I cancel anytime?", "Can I cancel anytime?",
+    "¿Cuál es su política de reembolsos?",
+]
+
+
+@pytest.mark.parametrize("text, topic", [pytest.param(*case, id=f"raised: {case[0]}") for case in RAISED])
+def test_requests_and_problems_raise_their_topic(text, topic):
+    decision = message(text, config=only("urgent_topic"))
+    assert decision.escalate and decision.detail["topic"] == topic, decision
+
+
+@pytest.mark.parametrize("text", [pytest.param(text, id=f"asked: {text}") for text in ASKED])
+def test_questions_about_how_it_works_are_for_the_bot(text):
+    assert not message(text).fired
+
+
+def test_an_unsure_answer_to_a_question_about_a_sensitive_topic_offers_a_person():
+    turn = Turn("What's the fee for cancelling my subscription?")
+    assert not evaluate_message(BOT, turn, DEFAULTS).fired
+    unsure = evaluate_reply(BOT, turn, 0.2, False, DEFAULTS)
+    assert unsure.offer_human and not unsure.escalate and unsure.rule == "urgent_topic"
+    assert unsure.detail["topic"] == "cancellation" and unsure.detail["asked"] is True
+    assert unsure.low_confidence_streak == 1, "the unsure answer still counts for the streak"
+    assert not evaluate_reply(BOT, turn, 0.8, False, DEFAULTS).fired, "a confident answer needs no person"
+    assert not evaluate_reply(BOT, Turn("Do you ship to Canada?"), 0.2, False, DEFAULTS).fired
+    assert not evaluate_reply(BOT, turn, 0.2, False, only("low_confidence")).fired
+
+
+def test_an_unsure_third_answer_still_escalates_for_low_confidence():
+    streak = ConversationState(low_confidence_streak=2)
+    decision = evaluate_reply(streak, Turn("What's the fee for cancelling?"), 0.2, False, DEFAULTS)
+    assert decision.escalate and decision.rule == "low_confidence"
+
+
+def test_a_topic_can_escalate_only_when_requested():
+    config = only("urgent_topic", urgent_topics=[
+        {"name": "warranty", "words": ["warrant*"], "when": "requested", "team": "Repairs"}])
+    assert message("I want to claim my warranty", config=config).team == "Repairs"
+    assert not message("How long is the warranty?", config=config).fired
+
+
+def test_a_concept_is_named_with_an_at_sign_in_the_settings():
+    config = only("urgent_topic", urgent_topics=[{"name": "lost", "words": ["@card_lost_or_stolen"]}])
+    decision = message("I lost my card", config=config)
+    assert decision.detail["topic"] == "lost" and decision.excerpt == "lost my card"
+
+
+def test_a_lone_star_does_not_cross_a_negation():
+    config = only("urgent_topic", urgent_topics=[{"name": "locked", "words": ["account * locked"]}])
+    assert message("my account is locked", config=config).fired
+    assert not message("my account is not locked, I just forgot the code", config=config).fired
+
+
 # --- 7. VIP -----------------------------------------------------------------------------------
 
 
