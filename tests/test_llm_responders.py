@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from gateway.config import Config, ConfigError
+from gateway.handoff.wording import say
 from gateway.local.demo import sample_articles
 from tests.fakes.llm_api import (
     GOOD_ANSWER,
@@ -22,7 +23,7 @@ from tests.fakes.llm_api import (
     ScriptedServer,
 )
 from workers.brain import Reply, responder_for
-from workers.brain.llm import ANSWER_SCHEMA, FALLBACK_TEXT, conversation_messages
+from workers.brain.llm import ANSWER_SCHEMA, conversation_messages
 
 ARTICLES = [{"title": draft.title, "body": draft.body} for draft in sample_articles()]
 OPENAI_KEY = "sk-test-openai-3f9a0c"
@@ -84,6 +85,9 @@ def provider(request, config, openai_api, anthropic_api) -> Provider:
     return Provider("anthropic", anthropic_api, replace(
         config, ai_provider="anthropic", anthropic_api_key=ANTHROPIC_KEY, anthropic_base_url=anthropic_api.url,
         anthropic_model="claude-test"), ANTHROPIC_KEY, "claude-test")
+
+
+FALLBACK_TEXT = say("cannot_answer_now")  # what a failed answer says, in English
 
 
 def failed(provider: Provider, kind: str) -> Reply:

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from channels.registry import capabilities
 from gateway.bot.details import extract_details, merge_details
 from gateway.bot.settings import load_bot_settings
+from gateway.bot.text import conversation_language
 from gateway.bot.triggers import (
     TALK_TO_AGENT,
     ConversationState,
@@ -45,7 +46,7 @@ from gateway.handoff.escalate import escalate_conversation, team_available
 from gateway.store import conversations, kb, messages, tickets
 from workers import context
 from workers.brain import Reply, Responder, responder_for
-from workers.brain.kb import SMALL_TALK_REPLIES
+from workers.brain.kb import small_talk_reply
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def process_inbound(message_id: int) -> str:
             trigger_config = TriggerConfig.from_settings(settings)
             known = conversations.brain_context(conn, conversation["id"], message_id)
             turn = Turn(text=message["text"], payload=message["payload"])
+            spoken = conversation_language([*known["previous_customer_texts"], turn.text])
             state = conversation_state(conversation, known)
             before = evaluate_message(state, turn, trigger_config)
             if not before.escalate and wants_humans_first(conn, conversation, state, turn, trigger_config, now):
@@ -89,7 +91,7 @@ def process_inbound(message_id: int) -> str:
                                           collected=merge_details(conversation["collected"], details))
             if outcome == "escalated":
                 effects.merge(escalate_conversation(conn, conversation, before, message_id, settings=settings,
-                                                    ai_provider=ctx.config.ai_provider, now=now))
+                                                    ai_provider=ctx.config.ai_provider, now=now, language=spoken))
             messages.mark_processed(conn, message_id)
     if outcome is not None:
         effects.apply(ctx.redis, ctx.config)
@@ -116,14 +118,14 @@ def process_inbound(message_id: int) -> str:
         waiting = conversation["status"] != "bot"  # the bot helps a customer waiting for a person
         if after.escalate:
             effects.merge(escalate_conversation(conn, conversation, after, message_id, settings=settings,
-                                                ai_provider=ctx.config.ai_provider, now=now))
+                                                ai_provider=ctx.config.ai_provider, now=now, language=spoken))
             outcome = "escalated"
         elif waiting and not sure_enough(reply, settings):
             outcome = "left to a person"  # "not sure, want a person?" would only repeat what they wait for
         else:
             offer = before if before.offer_human else after
             _store_bot_answer(conn, conversation, message_id, reply, offer, known, settings, effects,
-                              waiting=waiting)
+                              waiting=waiting, language=spoken)
             outcome = "answered"
         messages.mark_processed(conn, message_id)
     effects.apply(ctx.redis, ctx.config)
@@ -165,7 +167,7 @@ def note_reply_email(conn, conversation: dict, details: dict, effects: Effects) 
     tickets.set_ticket_email(conn, conversation["id"], emails[-1])
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
-        text=wording.ticket_email_noted(ticket["number"], emails[-1]),
+        text=wording.ticket_email_noted(ticket["number"], emails[-1], wording.language_of(conversation)),
         metadata={"ticket": ticket["number"], "email_noted": True},
     ))
     return True
@@ -191,29 +193,33 @@ def bot_answer(responder: Responder, history: list[dict], text: str, articles: l
     their question ("thanks, that worked"): there is no question to answer, so
     a thanks that the confidence triggers count neither way."""
     if confirms_solved(text):
-        return Reply(text=SMALL_TALK_REPLIES["thanks"], confidence=0.0, detail={"small_talk": "thanks"})
+        return small_talk_reply(text, "thanks")
     return responder.answer(history, text, articles)
 
 
 def _store_bot_answer(conn, conversation: dict, message_id: int, reply: Reply, offer: Decision, known: dict,
-                      settings: dict, effects: Effects, *, waiting: bool) -> None:
+                      settings: dict, effects: Effects, *, waiting: bool, language: str | None) -> None:
     """The bot's answer, greeting the customer on its first one and offering a
     person the way the channel allows (a quick reply, a button, a hint) —
-    except to a customer already waiting for a person (`waiting`)."""
+    except to a customer already waiting for a person (`waiting`). The
+    built-in greeting, hint and button title are in the customer's
+    `language` where wording has it."""
     kind = known["channel_kind"]
     first_answer = known["bot_answer_count"] == 0 and not waiting
     text = reply.text
     if first_answer:
-        greeting = settings["greeting"][kind] or settings["greeting"]["default"]
+        greeting = wording.built_in(settings["greeting"][kind] or settings["greeting"]["default"], "greeting",
+                                    language)
         text = f"{greeting}\n\n{text}"
     offer_human = (offer.offer_human or first_answer) and not waiting  # the option comes with the greeting
     if offer_human and not capabilities(kind).quick_replies:  # say how to ask instead (WhatsApp)
-        text = f"{text}\n\n{settings['talk_to_agent']['whatsapp_hint']}"
+        text = f"{text}\n\n{wording.built_in(settings['talk_to_agent']['whatsapp_hint'], 'whatsapp_hint', language)}"
     # offered_human records a trigger's offer (what "yes please" and a second
     # frustrated message answer), not the standing option on the first answer.
     metadata = {"sources": list(reply.sources), "offered_human": offer.offer_human}
     if offer_human:
-        metadata["quick_replies"] = [{"title": settings["talk_to_agent"]["label"], "payload": TALK_TO_AGENT}]
+        metadata["quick_replies"] = [{"title": wording.built_in(settings["talk_to_agent"]["label"], "talk_to_agent",
+                                                                language), "payload": TALK_TO_AGENT}]
     if reply.failed:
         metadata["responder_error"] = reply.detail.get("error")
     if offer.offer_human:

@@ -13,7 +13,9 @@ responder and the handoff packet read in a customer's words.
   spellings unified, questions rewritten from how customers ask to the words
   help articles use, words stemmed, synonyms mapped to one term, function
   words dropped;
-- small_talk_kind(): a message that is only a greeting, thanks or goodbye.
+- small_talk_kind(): a message that is only a greeting, thanks or goodbye;
+- questions_asked(): what a message asks, without its pleasantries, one
+  text per question when it asks several.
 """
 
 from __future__ import annotations
@@ -168,9 +170,17 @@ SYNONYM_STEMS = {stem(word): stem(canonical) for word, canonical in SYNONYMS.ite
 STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
 
 
+# In a question, an order number, an amount, an email or a phone number is a
+# detail of the customer's case, not a word an article could use: counted as
+# unknown words, "where is my order 12345?" would match nothing.
+IDENTIFIER = re.compile(r"\S*@\S+|[#$€£]?\b[\w-]*\d[\w.,/-]*\d[\w.,/-]*\d[\w-]*")
+
+
 def terms(text: str, question: bool = False) -> list[str]:
     """The analysed terms of a text, in order (see the module docstring)."""
     folded = fold(text)
+    if question:
+        folded = IDENTIFIER.sub(" ", folded)
     for pattern, replacement in (QUESTION_REWRITES if question else SPELLINGS):
         folded = pattern.sub(replacement, folded)
     found = []
@@ -186,13 +196,23 @@ def terms(text: str, question: bool = False) -> list[str]:
 
 # --- small talk ---------------------------------------------------------------------------
 
-GREETINGS = frozenset("hi hello hey hiya howdy yo greetings morning afternoon evening".split())
-THANKS = frozenset("thanks thank thx ty tks cheers appreciate appreciated grateful".split())
-GOODBYES = frozenset("bye goodbye cya later farewell night".split())
+# In the languages the trigger engine reads, folded as fold() folds ("gracias", "teşekkürler").
+GREETINGS = frozenset("""
+hi hello hey hiya howdy yo greetings morning afternoon evening hola buenos buenas dias tardes noches bonjour salut
+bonsoir hallo guten tag morgen abend servus ola bom boa ciao buongiorno buonasera hoi goedemorgen goedemiddag
+merhaba selam gunaydin namaste namaskar marhaba
+""".split())
+THANKS = frozenset("""
+thanks thank thx ty tks cheers appreciate appreciated grateful gracias merci danke obrigado obrigada grazie bedankt
+dank tesekkurler tesekkur sagol dhanyavad shukriya
+""".split())
+GOODBYES = frozenset("bye goodbye cya later farewell night adios chao hasta luego revoir tschuss wiedersehen tchau "
+                     "arrivederci doei hoscakal gorusuruz alvida".split())
 # Words that may come with a greeting, thanks or goodbye without making it a question.
 POLITE = frozenset("""
 good great ok okay so much very a lot you u there all team guys everyone folks again that it this the for your
 help helps helped helping helpful awesome perfect nice cool lovely have day see soon talk many dear and oh ah well
+muchas mucho muy por todo beaucoup bien vielen dank sehr muito muita molte mille heel wel cok dhanyavaad ji bahut
 """.split())
 SMALL_TALK_WORDS = GREETINGS | THANKS | GOODBYES | POLITE
 
@@ -210,6 +230,40 @@ def small_talk_kind(message: str) -> str | None:
 
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"(])")
+
+# --- what a message asks ---------------------------------------------------------------------
+
+# Sentences as customers type them: ended by . ! ? or a colon before a space,
+# capital or not ("$14.95?" is one).
+_TYPED_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n+")
+# Words that only introduce a question: "One more thing: how much...?", "Also, do you...".
+_INTRODUCTION = re.compile(r"^(?:(?:and|also|so|oh|ok|okay|well|plus|then|btw|by the way|one more thing"
+                           r"|another thing|(?:a )?quick question|(?:i have )?(?:a|another|one more) question"
+                           r"|question|one last thing|last thing)(?:[\s,:;.!-]+|$))+")
+_QUESTION_START = re.compile(r"^(?:how|what|whats|when|where|wheres|why|which|who|can|could|do|does|did|is|are"
+                             r"|will|would|may|should|am|have|has)\b")
+
+
+def questions_asked(message: str) -> list[str]:
+    """What a message asks, as the knowledge base should look it up. Its
+    greetings and thanks and the words that introduce a question are left
+    out ("Thanks! One more thing: how much is shipping?" asks "how much is
+    shipping?"). A message of several questions gives one text per question
+    ("Do you ship to Canada? And can I pay with PayPal?"); otherwise one
+    text, the rest of the message with it, since a statement may say what
+    the question is about ("My lamp arrived broken. What can I do?")."""
+    sentences = []
+    for sentence in _TYPED_SENTENCE_END.split(message.strip()):
+        if not WORD.search(fold(sentence)) or small_talk_kind(sentence):
+            continue
+        introduction = _INTRODUCTION.match(sentence.lower())
+        asked = sentence[introduction.end():] if introduction else sentence
+        if WORD.search(fold(asked)):
+            sentences.append((asked, asked.endswith("?") or bool(_QUESTION_START.match(fold(asked)))))
+    questions = [asked for asked, is_question in sentences if is_question]
+    if len(questions) >= 2:
+        return questions
+    return [" ".join(asked for asked, _ in sentences) or message]
 
 
 # --- typos ----------------------------------------------------------------------------------
@@ -254,7 +308,7 @@ _LANGUAGE_WORDS = {
     "en": "the a an and is are was i im my me you your to of for with this that what how can please want need not "
           "do dont does it its there have has be order where when why thanks hi hello would like get agent human "
           "person someone refund cancel card account money back charged stolen lost",
-    "es": "el la los las del que y en por para con una es mi mis quiero necesito hola gracias como no me pedido "
+    "es": "a el la los las del que y en por para con una es mi mis quiero hacen envios necesito hola gracias como no me pedido "
           "esta puedo usted su al lo hay tengo cuenta tarjeta dinero quisiera pero muy favor persona humano agente "
           "reembolso cancelar envio cuanto cuesta cobraron veces suscripcion hablar alguien",
     "fr": "le la les des du de et est je vous pour une un mon ma mes bonjour merci comment pas ne suis avec "
@@ -263,7 +317,7 @@ _LANGUAGE_WORDS = {
     "de": "der die das und ist ich nicht mit ein eine einen einem mein meine meinen bitte hallo danke wie was kann "
           "bestellung mir sie wurde zu auf den dem hat habe keine mochte will konto karte geld mitarbeiter mensch "
           "jemand sprechen gibt hier im war sehr",
-    "pt": "o os as do da que e nao um uma meu minha ola obrigado obrigada como voce esta quero pedido com para por "
+    "pt": "a o os as do da que e nao um uma meu minha ola obrigado obrigada como voce esta quero pedido com para por "
           "tem meus foi sua posso preciso conta cartao dinheiro reembolso atendente pessoa humano vezes voces "
           "estou qual",
     "it": "il lo gli di che e non un una mio mia ciao grazie come sono ho voglio ordine per con del della vorrei "
@@ -287,6 +341,16 @@ _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
 # The languages language() tells by their script.
 SCRIPT_LANGUAGES = ("ar", "hi")
+
+
+def conversation_language(texts) -> str | None:
+    """The language of a conversation: that of the customer's latest text
+    whose words say one (texts oldest first)."""
+    for text in reversed(list(texts)):
+        found = language(text)
+        if found:
+            return found
+    return None
 
 
 def language(text: str) -> str | None:

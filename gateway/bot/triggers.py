@@ -785,10 +785,19 @@ def judge_reply(state: ConversationState, turn: Turn, reply, config: TriggerConf
     """The confidence triggers on a responder's answer (workers.brain.Reply:
     confidence, needs_human, failed, detail). A failed answer counts as no
     confidence; small talk ("hi", "thanks") answers no question, so it
-    neither extends nor resets the low-confidence streak."""
+    neither extends nor resets the low-confidence streak; an answer to some
+    of the message's questions (detail["unanswered"]: the others) comes with
+    the offer of a person."""
     if reply.detail.get("small_talk"):
         return Decision(low_confidence_streak=state.low_confidence_streak)
-    return evaluate_reply(state, turn, 0.0 if reply.failed else reply.confidence, reply.needs_human, config)
+    decision = evaluate_reply(state, turn, 0.0 if reply.failed else reply.confidence, reply.needs_human, config)
+    unanswered = reply.detail.get("unanswered")
+    if unanswered and not decision.fired and "low_confidence" not in config.disabled_rules:
+        # Some of the message's questions got an answer, the others the offer of a person.
+        finding = _Finding("low_confidence", round(reply.confidence, 3), unanswered[0], {"unanswered": unanswered},
+                           offer=True)
+        return _decide(finding, state, _Text(turn.text), config, decision.low_confidence_streak)
+    return decision
 
 
 def conversation_state(conversation: dict, known: dict) -> ConversationState:

@@ -178,7 +178,8 @@ def transfer(conn, agent: dict, conversation_id: int, team: dict, *, note: str |
     emit(conn, effects, "conversation.transferred", conversation_id=conversation_id, agent_id=agent["id"],
          team_id=team["id"], from_team_id=conversation["team_id"], detail=detail)
     if live:
-        queue_for_team(conn, moved, team, effects, available, opening=wording.transferring(team["name"]),
+        queue_for_team(conn, moved, team, effects, available,
+                       opening=wording.transferring(team["name"], wording.language_of(moved)),
                        missed_chat_timeout_seconds=missed_chat_timeout_seconds)
     log.info("conversation %s transferred by agent %s to team %s", conversation_id, agent["id"], team["id"])
     return effects

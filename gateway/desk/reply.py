@@ -133,4 +133,5 @@ def _reply_content(conn, conversation: dict, context: ReplyContext, plan: ReplyP
 
 def _email_subject(conn, conversation: dict, context: ReplyContext) -> str:
     team = teams.get_team(conn, conversation["team_id"]) if conversation["team_id"] else None
-    return wording.reply_email_subject(ticket=context.ticket, team_name=team and team["name"])
+    return wording.reply_email_subject(ticket=context.ticket, team_name=team and team["name"],
+                                       language=wording.language_of(conversation))

@@ -55,7 +55,7 @@ def announce_agent(conn, conversation: dict, agent: dict, effects: Effects) -> N
     if messages.agent_announced(conn, conversation["id"], agent["id"]):
         return
     team = teams.get_team(conn, conversation["team_id"]) if conversation["team_id"] else None
-    text = wording.agent_joined(agent["name"], team and team["name"])
+    text = wording.agent_joined(agent["name"], team and team["name"], wording.language_of(conversation))
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
         text=text, metadata={"agent_joined": agent["id"]},

@@ -35,12 +35,16 @@ from gateway.store.channels import get_channel
 log = logging.getLogger(__name__)
 
 def escalate_conversation(conn, conversation: dict, decision: Decision, message_id: int | None, *,
-                          settings: dict, ai_provider: str, now: datetime) -> Effects:
+                          settings: dict, ai_provider: str, now: datetime, language: str | None = None) -> Effects:
     """Escalate in the caller's transaction; returns what to do after commit.
-    `ai_provider`: the configured one (the bot settings' choice wins)."""
+    `ai_provider`: the configured one (the bot settings' choice wins).
+    `language`: the customer's (gateway.bot.text), recorded with the escalation
+    so that every later sentence to them is in it (wording.language_of)."""
     effects = Effects(conversation["id"])
     team = teams.get_team(conn, teams.ensure_team(conn, decision.team or settings["default_team"]))
     detail = decision.event_detail()
+    if language:
+        detail["language"] = language
     conversations.mark_escalated(conn, conversation["id"], team_id=team["id"], priority=decision.priority or "normal",
                                  reason=decision.rule, detail=detail)
     conversation = conversations.lock_conversation(conn, conversation["id"])
@@ -57,7 +61,8 @@ def escalate_conversation(conn, conversation: dict, decision: Decision, message_
              decision.rule, conversation["priority"])
     available = team_availability(conn, team, now)
     if available.live:
-        queue_for_team(conn, conversation, team, effects, available, opening=wording.connecting(team["name"]),
+        queue_for_team(conn, conversation, team, effects, available,
+                       opening=wording.connecting(team["name"], language),
                        missed_chat_timeout_seconds=settings["missed_chat_timeout_seconds"])
     else:
         open_ticket(conn, conversation, team, effects, why=available.why_not, settings=settings, now=now)
@@ -92,7 +97,7 @@ def tell_place_in_line(conn, conversation: dict, effects: Effects, available: Av
     conversations.record_queue_notice(conn, conversation["id"], position)
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
-        text=wording.place_in_line(position, minutes, opening=opening),
+        text=wording.place_in_line(position, minutes, opening=opening, language=wording.language_of(conversation)),
         metadata={"queue": {"position": position, "minutes": minutes}},
     ))
 
@@ -123,9 +128,10 @@ def open_ticket(conn, conversation: dict, team: dict | None, effects: Effects, *
                "team": team["name"] if team else None, "due_at": due_at.isoformat(),
                "conversation_id": conversation["id"], "handoff_packet": conversation.get("handoff_packet")},
          summary=f"Ticket #{ticket['number']} ({why.replace('_', ' ')}): {ticket['subject']}")
+    language = wording.language_of(conversation)
     text = wording.offline_notice(team["name"] if team else None, why=why,
-                                  reopens=describe_opening(reopens, now, hours) if reopens else None,
-                                  number=ticket["number"], channel_kind=channel_kind, email=email)
+                                  reopens=describe_opening(reopens, now, hours, language) if reopens else None,
+                                  number=ticket["number"], channel_kind=channel_kind, email=email, language=language)
     effects.send(messages.insert_outbound(
         conn, conversation_id=conversation["id"], channel_id=conversation["channel_id"], sender="system",
         text=text, metadata={"ticket": ticket["number"],

@@ -37,12 +37,12 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
+from gateway.handoff import wording
+
 log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")        # date.weekday() order
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-               "October", "November", "December")
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # as admins write them
 DAY_MINUTES = 24 * 60
 WEEK_MINUTES = 7 * DAY_MINUTES
 ALL_DAY = ((0, DAY_MINUTES),)
@@ -268,32 +268,21 @@ def _compiled(doc_json: str) -> BusinessHours:
 
 # --- what the customer is told ----------------------------------------------------------
 
-def describe_opening(opening: datetime, now: datetime, hours: BusinessHours) -> str:
-    """When the team is back, in its time zone and plain English (never the
-    server's locale): "tomorrow at 9:00 AM (Paris time)"."""
+def describe_opening(opening: datetime, now: datetime, hours: BusinessHours, language: str | None = None) -> str:
+    """When the team is back, in its time zone and the customer's language
+    (never the server's locale; gateway/handoff/wording.py phrases it):
+    "tomorrow at 9:00 AM (Paris time)"."""
     zone = hours.timezone or ZoneInfo("UTC")
     local, today = _utc(opening).astimezone(zone), _utc(now).astimezone(zone).date()
     if opening < now:
         raise ValueError(f"the opening {opening} is before now ({now})")
     days = (local.date() - today).days
-    clock = f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
-    if days == 0:
-        when = "later today"
-    elif days == 1:
-        when = "tomorrow"
-    elif days <= 6:
-        when = f"on {DAY_NAMES[local.weekday()]}"
-    else:
-        # The year only when it could be mistaken for the coming one.
-        year = f", {local.year}" if days > 183 else ""
-        when = f"on {DAY_NAMES[local.weekday()]}, {MONTH_NAMES[local.month - 1]} {local.day}{year}"
-    return f"{when} at {clock} ({_zone_words(zone)})"
-
-
-def _zone_words(zone: ZoneInfo) -> str:
-    """"America/New_York" -> "New York time"; the UTC aliases -> "UTC"."""
     place = zone.key.rsplit("/", 1)[-1]
-    return "UTC" if place in _UTC_PLACES else f"{place.replace('_', ' ')} time"
+    return wording.opening_words(
+        days=days, weekday=local.weekday(), month=local.month, date=local.day,
+        # The year only when it could be mistaken for the coming one.
+        year=local.year if days > 183 else None, hour=local.hour, minute=local.minute,
+        zone_place=None if place in _UTC_PLACES else place.replace("_", " "), language=language)
 
 
 def team_hours(team: dict | None) -> BusinessHours:

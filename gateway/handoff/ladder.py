@@ -69,7 +69,7 @@ def missed_once(conn, conversation: dict, effects: Effects, settings: dict, wait
     if conversation["assignee_id"] is not None:
         conversation = assign.reassign_away(conn, conversation, effects, reason="missed_chat")
     if conversation["mode"] == "offline_or_missed":
-        _bot_helps_meanwhile(conn, conversation, effects, wording.missed_bot_helps())
+        _bot_helps_meanwhile(conn, conversation, effects, wording.missed_bot_helps(wording.language_of(conversation)))
     effects.schedule("workers.schedule.check_missed_chat", conversation["id"],
                      delay_seconds=settings["missed_chat_timeout_seconds"])
     return "missed: team alerted"
@@ -83,7 +83,8 @@ def missed_twice(conn, conversation: dict, effects: Effects, settings: dict, wai
     if settings["missed_chat_action"] == "ticket":
         open_ticket(conn, conversation, team, effects, why="missed", settings=settings, now=now)
         return "missed: ticket"
-    _bot_helps_meanwhile(conn, conversation, effects, wording.missed_still_waiting(team and team["name"]))
+    _bot_helps_meanwhile(conn, conversation, effects,
+                         wording.missed_still_waiting(team and team["name"], wording.language_of(conversation)))
     return "missed: bot helps"
 
 

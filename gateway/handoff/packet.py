@@ -29,6 +29,7 @@ from gateway.bot.triggers import (
     sentiment_analyzer,
     vip_reason,
 )
+from gateway.handoff import wording
 from gateway.store import packets
 
 EXTRACTIVE = "extractive"
@@ -171,7 +172,9 @@ def answers_to_questions(answers: list[dict]) -> list[dict]:
 
 
 def answer_body(text: str, settings: dict) -> str:
-    boilerplate = {*settings["greeting"].values(), settings["talk_to_agent"]["whatsapp_hint"]}
+    # The greeting and the hint as the customer heard them: in their language, if built in.
+    boilerplate = wording.built_in_variants({*settings["greeting"].values(),
+                                             settings["talk_to_agent"]["whatsapp_hint"]})
     paragraphs = [part.strip() for part in text.split("\n\n")]
     return "\n\n".join(part for part in paragraphs if part and part not in boilerplate) or text
 

@@ -23,6 +23,15 @@ How it answers, in steps an admin can follow:
    BM25 breaking ties.
 5. Greetings, thanks and goodbyes get a short friendly reply, marked as small
    talk (detail["small_talk"]) with confidence 0: it answers no question.
+6. The question is what the message asks (text.questions_asked): without
+   its greetings and thanks ("Thanks! One more thing: how much is
+   shipping?"), its order numbers, amounts and emails (details of the case,
+   not words an article uses; an order number alone says the question is
+   about an order: "Is #48213 on its way?"). A message of several questions
+   gets an answer for each it can answer, and an offer of a person for the
+   rest (detail["unanswered"]).
+7. The bot's own sentences ("not sure", small talk) follow the language of
+   the question (gateway/handoff/wording.py).
 """
 
 from __future__ import annotations
@@ -33,7 +42,19 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gateway.bot.text import SENTENCE_END, WORD, fold, one_edit_away, small_talk_kind, terms, typo_index
+from gateway.bot.details import extract_details
+from gateway.bot.text import (
+    SENTENCE_END,
+    WORD,
+    fold,
+    language,
+    one_edit_away,
+    questions_asked,
+    small_talk_kind,
+    terms,
+    typo_index,
+)
+from gateway.handoff import wording
 from workers.brain import Reply
 
 # Below this the bot does not pretend: it says it is not sure and offers a human.
@@ -95,8 +116,11 @@ class KnowledgeBase:
     def query(self, question: str) -> dict[str, tuple[str, float]]:
         """Each informative term of the question -> (the known term it matches,
         how strongly); a term that matches nothing maps to ("", 0)."""
+        wanted = terms(question, question=True)
+        if "order" not in wanted and extract_details(question).get("order_numbers"):
+            wanted.append("order")
         resolved = {}
-        for term in dict.fromkeys(terms(question, question=True)):
+        for term in dict.fromkeys(wanted):
             if term in self.document_frequency:
                 resolved[term] = (term, 1.0)
             else:
@@ -138,47 +162,60 @@ class KnowledgeBase:
                      reverse=True)
         return matches
 
-    def answer(self, question: str) -> Reply:
-        small_talk = small_talk_reply(question)
+    def answer(self, message: str) -> Reply:
+        small_talk = small_talk_reply(message)
         if small_talk:
             return small_talk
+        spoken = language(message)
+        asked = questions_asked(message)
+        replies = [self.answer_one(question, spoken) for question in asked]
+        return replies[0] if len(replies) == 1 else several_answers(asked, replies, spoken)
+
+    def answer_one(self, question: str, spoken: str | None) -> Reply:
         matches = self.search(question)
         if not matches:
-            return not_sure_reply(0.0)
+            return not_sure_reply(0.0, spoken)
         best = matches[0]
         confidence = round(min(1.0, best.coverage), 3)
         if confidence < CONFIDENT:
-            return not_sure_reply(confidence, sources=(best.passage.title,))
+            return not_sure_reply(confidence, spoken, sources=(best.passage.title,))
         return Reply(text=answer_text(best.passage.text, question), confidence=confidence,
                      sources=(best.passage.title,))
 
 
-def not_sure_reply(confidence: float, sources: tuple[str, ...] = ()) -> Reply:
-    return Reply(
-        text="I'm not sure I can answer that one. Would you like me to connect you with a person?",
-        confidence=confidence,
-        sources=sources,
-        needs_human=False,
-    )
+def several_answers(asked: list[str], replies: list[Reply], spoken: str | None) -> Reply:
+    """One reply to a message of several questions: the answers the knowledge
+    base is sure of (each passage once), then the offer of a person for the
+    questions it is not sure of. Its confidence is that of its least sure
+    answer; none sure, it is not sure."""
+    answered = [reply for reply in replies if reply.confidence >= CONFIDENT]
+    if not answered:
+        return not_sure_reply(max(reply.confidence for reply in replies), spoken)
+    unanswered = [question for question, reply in zip(asked, replies) if reply.confidence < CONFIDENT]
+    texts = list(dict.fromkeys(reply.text for reply in answered))
+    if unanswered:
+        texts.append(wording.say("not_sure_about", spoken, question=" ".join(unanswered)))
+    return Reply(text="\n\n".join(texts), confidence=min(reply.confidence for reply in answered),
+                 sources=tuple(dict.fromkeys(title for reply in answered for title in reply.sources)),
+                 detail={"unanswered": unanswered} if unanswered else {})
+
+
+def not_sure_reply(confidence: float, spoken: str | None, sources: tuple[str, ...] = ()) -> Reply:
+    return Reply(text=wording.say("not_sure", spoken), confidence=confidence, sources=sources, needs_human=False)
 
 
 # --- small talk -------------------------------------------------------------------------------
 
-SMALL_TALK_REPLIES = {
-    "greeting": "Hi! How can I help you today?",
-    "thanks": "You're welcome! Is there anything else I can help you with?",
-    "goodbye": "Thanks for getting in touch. Have a great day!",
-}
-
-
-def small_talk_reply(message: str) -> Reply | None:
-    """The friendly reply to a message that is only small talk, or None. It
-    answers no question, so its confidence is 0 and detail["small_talk"] says
-    what it is: the low-confidence trigger should count it neither way."""
-    kind = small_talk_kind(message)
+def small_talk_reply(message: str, kind: str | None = None) -> Reply | None:
+    """The friendly reply to a message that is only small talk (or of the
+    `kind` given: greeting, thanks, goodbye), or None. It answers no
+    question, so its confidence is 0 and detail["small_talk"] says what it
+    is: the low-confidence trigger should count it neither way."""
+    kind = kind or small_talk_kind(message)
     if kind is None:
         return None
-    return Reply(text=SMALL_TALK_REPLIES[kind], confidence=0.0, detail={"small_talk": kind})
+    return Reply(text=wording.say(f"small_talk_{kind}", language(message)), confidence=0.0,
+                 detail={"small_talk": kind})
 
 
 # --- passages and answer text ------------------------------------------------------------------

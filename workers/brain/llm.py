@@ -17,7 +17,9 @@ import math
 import re
 from contextlib import contextmanager
 
+from gateway.bot.text import language
 from gateway.config import Config, ConfigError
+from gateway.handoff import wording
 from workers.brain import Reply
 from workers.brain.kb import Passage, knowledge_base, small_talk_reply
 
@@ -31,7 +33,6 @@ PASSAGE_LIMIT = 3          # knowledge-base passages in the prompt
 HISTORY_LIMIT = 10         # earlier messages in the prompt
 MESSAGE_MAX_CHARS = 2000   # of each message or passage: a pasted essay must not fill the context
 
-FALLBACK_TEXT = "Sorry, I can't answer that right now. Would you like me to connect you with a person?"
 
 ANSWER_FIELDS = {
     "text": {"type": "string", "description": "The reply to send to the customer: plain text, no markdown."},
@@ -140,11 +141,13 @@ class LLMResponder:
                                      {"provider": self.provider, "model": self.model})
         except AnswerFailed as failure:
             log.warning("%s responder failed (%s): %s", self.provider, failure.kind, failure.reason)
-            return failed_reply(failure.kind, self.provider)
+            return failed_reply(failure.kind, self.provider, language(question))
 
 
-def failed_reply(kind: str, provider: str) -> Reply:
-    return Reply(text=FALLBACK_TEXT, confidence=0.0, failed=True, detail={"error": kind, "provider": provider})
+def failed_reply(kind: str, provider: str, spoken: str | None = None) -> Reply:
+    """A safe text in the customer's language instead of an answer; the failure triggers count it."""
+    return Reply(text=wording.say("cannot_answer_now", spoken), confidence=0.0, failed=True,
+                 detail={"error": kind, "provider": provider})
 
 
 def relevant_passages(articles: list[dict], question: str, history: list[dict]) -> list[Passage]:
