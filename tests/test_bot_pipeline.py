@@ -16,6 +16,7 @@ import pytest
 
 from gateway.bot.settings import save_bot_settings
 from gateway.bot.triggers import TALK_TO_AGENT
+from gateway.handoff import wording
 from gateway.queues import enqueue_inbound
 from tests.helpers import (
     PSID,
@@ -610,6 +611,38 @@ def test_messenger_second_answer_has_no_greeting_nor_quick_reply(messenger):
     first, second = (body["message"] for body in messenger.sent())
     assert first["text"].startswith(GREETING) and "quick_replies" in first
     assert not second["text"].startswith(GREETING) and "quick_replies" not in second
+
+
+# --- the customer's language ----------------------------------------------------------------------
+
+SPANISH_GREETING = wording.say("greeting", "es")
+
+
+def test_a_customer_writing_in_spanish_hears_the_bot_in_spanish(whatsapp):
+    first = assert_answered(whatsapp, whatsapp.say("¿Venden muebles de jardín?"))
+    assert first["text"] == "\n\n".join([SPANISH_GREETING, wording.say("not_sure", "es"),
+                                          wording.say("whatsapp_hint", "es")])
+    # "Agente" is how the Spanish hint says to ask for one.
+    message = whatsapp.say("agente")
+    cv = whatsapp.conversation
+    assert (cv["status"], cv["escalation_reason"], cv["escalation_detail"]["language"]) == (
+        "queued", "human_request", "es")
+    assert whatsapp.received()[-1] == "Te estoy conectando con el equipo de General. Eres el siguiente en la fila " \
+                                       "— unos 3 minutos."
+    assert message["processed_at"] is not None
+
+
+def test_a_language_without_sentences_hears_english(messenger):
+    messenger.say("Bonjour, vendez-vous des meubles de jardin ?")
+    [first] = (body["message"] for body in messenger.sent())
+    assert first["text"].startswith(GREETING) and NOT_SURE in first["text"]
+
+
+def test_an_admins_own_greeting_is_said_as_written(widget, db):
+    with db() as conn:
+        save_bot_settings(conn, {"greeting": {"default": "¡Bienvenido a la tienda!"}})
+    bot = assert_answered(widget, widget.say("¿Venden muebles de jardín?"))
+    assert bot["text"].startswith("¡Bienvenido a la tienda!\n\n")
 
 
 # --- idempotency and people ----------------------------------------------------------------------

@@ -47,6 +47,8 @@ SPELLINGS = [
     (re.compile(r"\bgift ?(?:card|certificate|voucher)s?\b"), "giftcard"),
     (re.compile(r"\b(?:united kingdom|great britain|britain|england|scotland|wales)\b"), "uk"),
     (re.compile(r"\bamerican express\b"), "amex"),
+    (re.compile(r"\b(?:credit|debit|bank) card"), "card"),
+    (re.compile(r"\b(?:2fa|mfa|two[ -]?factor|2[ -]?step|two[ -]?step|multi[ -]?factor)\b"), "twofactor"),
     (re.compile(r"\b(?:sign|log) ?(?:in|on)\b|\blogin\b"), "signin"),
     (re.compile(r"\bcheck ?out\b"), "checkout"),
     (re.compile(r"\bpick ?(?:it |them )?up\b|\bpickup\b"), "pickup"),
@@ -112,6 +114,7 @@ SYNONYMS = {
     "arrive": "receive",
     "update": "change", "modify": "change", "edit": "change", "stuck": "change",
     "together": "combine",
+    "colleague": "member", "coworker": "member", "teammate": "member", "workmate": "member",
 }
 
 # The knowledge base's terms are ASCII words of folded text; the trigger

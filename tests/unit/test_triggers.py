@@ -5,6 +5,7 @@ then rule order, never twice, the low-confidence streak, routing and priorities.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -18,7 +19,9 @@ from gateway.bot.triggers import (
     confirms_solved,
     evaluate_message,
     evaluate_reply,
+    judge_reply,
 )
+from workers.brain import Reply
 
 DEFAULTS = TriggerConfig.from_settings()
 BOT = ConversationState()
@@ -377,6 +380,16 @@ def test_an_unsure_answer_to_a_question_about_a_sensitive_topic_offers_a_person(
     assert not evaluate_reply(BOT, turn, 0.8, False, DEFAULTS).fired, "a confident answer needs no person"
     assert not evaluate_reply(BOT, Turn("Do you ship to Canada?"), 0.2, False, DEFAULTS).fired
     assert not evaluate_reply(BOT, turn, 0.2, False, only("low_confidence")).fired
+
+
+def test_an_answer_to_part_of_the_message_offers_a_person_for_the_rest():
+    turn = Turn("Do you ship to Canada? Do you sell sofas in blue?")
+    partly = Reply(text="We ship to Canada.", confidence=0.9, detail={"unanswered": ["Do you sell sofas in blue?"]})
+    decision = judge_reply(BOT, turn, partly, DEFAULTS)
+    assert decision.offer_human and not decision.escalate and decision.rule == "low_confidence"
+    assert decision.detail["unanswered"] == ["Do you sell sofas in blue?"] and decision.low_confidence_streak == 0
+    assert not judge_reply(BOT, turn, replace(partly, detail={}), DEFAULTS).fired
+    assert not judge_reply(BOT, turn, partly, only("urgent_topic")).fired
 
 
 def test_an_unsure_third_answer_still_escalates_for_low_confidence():
