@@ -8,10 +8,12 @@ connection) is a failed Reply with a safe text, never an exception or raw JSON.
 import json
 import logging
 import socket
+import time
 from dataclasses import dataclass, replace
 
 import pytest
 
+from gateway.bot.triggers import ConversationState, TriggerConfig, Turn, judge_reply
 from gateway.config import Config, ConfigError
 from gateway.handoff.wording import say
 from gateway.local.demo import sample_articles
@@ -23,6 +25,7 @@ from tests.fakes.llm_api import (
     ScriptedServer,
 )
 from workers.brain import Reply, responder_for
+from workers.brain.judge import JUDGMENT, second_opinion
 from workers.brain.llm import ANSWER_SCHEMA, conversation_messages
 
 ARTICLES = [{"title": draft.title, "body": draft.body} for draft in sample_articles()]
@@ -66,6 +69,14 @@ class Provider:
 
     def turns(self, request: dict) -> list[dict]:
         return request["messages"][1:] if self.name == "openai" else request["messages"]
+
+    def judge_next(self, judgment: object, **options) -> None:
+        """The judge's structured answer: JSON content for OpenAI, the judge_escalation tool call for Anthropic."""
+        if self.name == "openai":
+            self.api.answer_next(judgment, **options)
+        else:
+            self.api.respond_next(self.api.message([self.api.tool_use(judgment, name=JUDGMENT.tool_name)], "tool_use",
+                                                   **options))
 
     def answer_in_prose_next(self, text: str) -> None:
         if self.name == "openai":
@@ -350,3 +361,58 @@ def test_clients_use_the_configured_timeout_a_single_retry_and_the_sdk_default_u
     assert str(anthropic_client.base_url) == "https://api.anthropic.com"
     for client in (openai_client, anthropic_client):
         assert client.timeout == 7.5 and client.max_retries == 1
+
+
+# --- the judge: a second opinion on what the rules are unsure of -------------------------------
+
+UNSURE = "Can I get a refund?"  # asked about, or asked for? The words do not say.
+
+
+def opinion(provider: Provider, text: str, **changes):
+    responder = provider.responder(**changes)
+    reply = responder.answer([], text, ARTICLES)
+    return second_opinion(responder, [], ConversationState(), Turn(text), reply, TriggerConfig.from_settings()), reply
+
+
+def test_the_judge_is_asked_only_what_the_rules_are_unsure_of(provider):
+    provider.api.respond_next(provider.api.default())  # the answer first, then the judgment
+    provider.judge_next({"escalate": True, "reason": "The customer asks us to refund them."})
+    judgment, reply = opinion(provider, UNSURE)
+
+    assert judgment.escalate and judgment.reason == "The customer asks us to refund them."
+    assert judgment.unsure == "whether the customer asks how refund works or asks us to act on it"
+    [_, judge_request] = provider.api.sent()
+    assert judgment.unsure in provider.system_prompt(judge_request)
+    assert provider.turns(judge_request)[-1]["content"] == UNSURE
+    decision = judge_reply(ConversationState(), Turn(UNSURE), reply, TriggerConfig.from_settings(), judgment)
+    assert decision.escalate and decision.rule == "model_needs_human" and decision.team == "Billing"
+    assert decision.detail["judge"] == judgment.reason and decision.detail["unsure"] == judgment.unsure
+
+    provider.api.reset()
+    assert opinion(provider, "How long does shipping take?")[0] is None
+    assert len(provider.api.requests) == 1, "the rules are sure: only the answer is asked for"
+
+
+def test_a_judgment_not_to_escalate_leaves_the_answer(provider):
+    provider.api.respond_next(provider.api.default())
+    provider.judge_next({"escalate": False, "reason": "They ask about the policy."})
+    judgment, reply = opinion(provider, UNSURE)
+    assert judgment is not None and not judgment.escalate
+    assert not judge_reply(ConversationState(), Turn(UNSURE), reply, TriggerConfig.from_settings(), judgment).fired
+
+
+@pytest.mark.parametrize("judgment", [{"escalate": "yes", "reason": "x"}, {"escalate": True, "reason": " "}, "[]"])
+def test_a_malformed_judgment_is_no_opinion(provider, judgment):
+    provider.api.respond_next(provider.api.default())
+    provider.judge_next(judgment)
+    assert opinion(provider, UNSURE)[0] is None
+
+
+def test_a_slow_judge_is_no_opinion_within_its_budget(provider):
+    provider.api.respond_next(provider.api.default())
+    provider.judge_next({"escalate": True, "reason": "late"}, delay=2)
+    started = time.monotonic()
+    judgment, _ = opinion(provider, UNSURE, provider_timeout=0.3)
+    assert judgment is None
+    assert time.monotonic() - started < 1.5, "one try within the budget, no retry"
+    assert len(provider.api.requests) == 2

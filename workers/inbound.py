@@ -46,6 +46,7 @@ from gateway.handoff.escalate import escalate_conversation, team_available
 from gateway.store import conversations, kb, messages, tickets
 from workers import context
 from workers.brain import Reply, Responder, responder_for
+from workers.brain.judge import second_opinion
 from workers.brain.kb import small_talk_reply
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ def process_inbound(message_id: int) -> str:
         return outcome
 
     provider = settings["provider"] or ctx.config.ai_provider
-    reply = bot_answer(responder_for(replace(ctx.config, ai_provider=provider)), known["history"], turn.text, articles)
+    responder = responder_for(replace(ctx.config, ai_provider=provider))
+    reply = bot_answer(responder, known["history"], turn.text, articles)
+    judgment = second_opinion(responder, known["history"], state, turn, reply, trigger_config)
 
     with transaction(ctx.pool) as conn:
         loaded = lock_unprocessed(conn, message_id)
@@ -111,7 +114,7 @@ def process_inbound(message_id: int) -> str:
             messages.mark_processed(conn, message_id)
             effects.apply(ctx.redis, ctx.config)
             return "human"
-        after = judge_reply(conversation_state(conversation, known), turn, reply, trigger_config)
+        after = judge_reply(conversation_state(conversation, known), turn, reply, trigger_config, judgment)
         # Merged into the row as it is now: another message's job may have added details meanwhile.
         conversations.record_bot_turn(conn, conversation["id"], low_confidence_streak=after.low_confidence_streak,
                                       collected=merge_details(conversation["collected"], details))

@@ -23,10 +23,11 @@ reach across a clause ("you're not helpful , I want a person").
   account taken over, an account or card locked, a charge taken twice, an
   order the customer no longer wants. The speaker is the victim: "someone
   used my card", not "can someone else use my gift card?".
-- asks_how_it_works(sentence, start, end): whether the topic words at
-  start:end are asked about ("what is your refund policy?", "can I cancel
+- read_topic(sentence, start, end): whether the topic words at start:end
+  are asked about ("what is your refund policy?", "can I cancel
   anytime?") rather than requested or reported ("I want my money back",
-  "cancel my order 4512"): the nearest question or request marker decides.
+  "cancel my order 4512"): the nearest question or request marker decides;
+  without one the reading is a guess (sure=False).
 - dismissed(sentence, start, end): the topic is named to be set aside ("I
   don't want a refund", "it's not an emergency").
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from typing import NamedTuple
 
 from gateway.bot.text import fold, one_edit_away, typo_index
 
@@ -279,6 +281,17 @@ _NECESSITY_QUESTION = re.compile(r"\b(?:do|does|will|would|should|must) (?:i|we|
                                  r" (?:\S+ )?(?:talk|speak|chat|call|contact|go through|see)\b")
 # Words whose negation after them undoes a request (Hindi, Turkish put it last).
 _NEGATED_AFTER = re.compile(r"^ ?(?:[^ ,]+ ){0,2}(?:nahi|nahin|mat|" + _f("नहीं") + r"|gerek yok|istemiyorum)\b")
+
+
+_PERSON_WORD = re.compile("|".join([_EN_PERSON, _EN_SOMEONE, rf"\b{_CRY_WORDS}\b", _ES_PERSON, _FR_PERSON, _DE_PERSON,
+                                     _PT_PERSON, _IT_PERSON, _NL_PERSON, _TR_PERSON, _HI_PERSON, _AR_PERSON]))
+
+
+def mentions_a_person(sentence: str) -> bool:
+    """A word for a person in the sentence, in any of the languages read
+    ("the agent", "alguien", "موظف"): with no request matched, the rules are
+    unsure whether the customer asks for one."""
+    return bool(_PERSON_WORD.search(sentence))
 
 
 def person_request(sentence: str) -> tuple[str, str] | None:
@@ -686,9 +699,15 @@ def names_a_rule(sentence: str, start: int, end: int) -> bool:
         len(before) >= 2 and before[-1] in _LINKS and before[-2] in _POLICY_SET)
 
 
-def asks_how_it_works(sentence: str, start: int, end: int, question_mark: bool = False) -> bool:
+class TopicReading(NamedTuple):
+    asked: bool     # asked about (how it works), rather than asked for or reported
+    sure: bool      # a marker decided it, rather than the fallbacks
+
+
+def read_topic(sentence: str, start: int, end: int, question_mark: bool = False) -> TopicReading:
     """Whether the topic at sentence[start:end] is asked about (how it works,
-    what it costs, when it applies) rather than asked for or reported.
+    what it costs, when it applies) rather than asked for or reported, and
+    whether the words made that sure.
 
     A rule's noun right beside the topic is names_a_rule(), checked first by
     the caller. A rule in the topic's own word decides at once ("refundable",
@@ -701,9 +720,9 @@ def asks_how_it_works(sentence: str, start: int, end: int, question_mark: bool =
     a condition ("if", "anytime"), a rule's adjective, against a wish or
     request ("I want", "please", "can you", "quiero"); a question about the
     topic's conditions before it in its clause ("how long", "in what cases")
-    decides alone. With neither,
-    "can I..." asks a question unless it names the customer's own case
-    ("can I get my money back?"), and anything else is a request or report.
+    decides alone. With neither, and unsure, "can I..." asks a question
+    unless it names the customer's own case ("can I get my money back?"),
+    and anything else is a request or report.
     """
     before = sentence[:start].split()
     topic = sentence[start:end].split()
@@ -711,9 +730,10 @@ def asks_how_it_works(sentence: str, start: int, end: int, question_mark: bool =
     tokens = before + topic + after
     first, last = len(before), len(before) + len(topic) - 1
     if any(_COMPOUND_POLICY.search(word) for word in topic) or any(word.endswith(("able", "ible")) for word in topic):
-        return True
+        return TopicReading(asked=True, sure=True)
     if not question_mark and all(word in _OPENER_FILLERS or word == "," for word in before):
-        return False  # the topic opens the sentence: "cancel my order", "refund for order 9931"
+        # the topic opens the sentence: "cancel my order", "refund for order 9931"
+        return TopicReading(asked=False, sure=True)
     nearest: tuple[float, str] | None = None
     modal = False
     clause_start = True
@@ -736,7 +756,7 @@ def asks_how_it_works(sentence: str, start: int, end: int, question_mark: bool =
             if kind == "modal":
                 modal = True
             elif kind == "condition" and position < first and "," not in tokens[position:first]:
-                return True
+                return TopicReading(asked=True, sure=True)
             else:
                 distance = _distance(tokens, position, position + len(phrase) - 1, first, last)
                 decided = "q" if kind in ("q", "opener") else "r"
@@ -749,10 +769,10 @@ def asks_how_it_works(sentence: str, start: int, end: int, question_mark: bool =
             clause_start = False
         position += 1
     if nearest is not None:
-        return nearest[1] == "q"
+        return TopicReading(asked=nearest[1] == "q", sure=True)
     if modal:
-        return not _OWN_CASE.search(sentence)
-    return False
+        return TopicReading(asked=not _OWN_CASE.search(sentence), sure=False)
+    return TopicReading(asked=False, sure=False)
 
 
 def _distance(tokens: list[str], start: int, end: int, first: int, last: int) -> float:

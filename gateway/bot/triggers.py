@@ -39,7 +39,7 @@ from typing import Any
 
 from gateway.bot import intents
 from gateway.bot.settings import PRIORITIES, validate_bot_settings
-from gateway.bot.text import WORD_CHARACTER, fold, normalize, terms
+from gateway.bot.text import WORD_CHARACTER, fold, language, normalize, terms
 
 # The payload of the "Talk to an agent" button on every channel: the
 # Messenger quick reply/postback, the WhatsApp button, the widget button.
@@ -580,15 +580,18 @@ def _urgent_topic(state: ConversationState, turn: Turn, text: _Text, config: Tri
     raised, _ = _topics(text, config)
     if raised is None:
         return None
-    topic, excerpt = raised
-    return _Finding("urgent_topic", 1.0, excerpt, {"topic": topic.name}, priority=topic.priority, team=topic.team)
+    return _Finding("urgent_topic", 1.0, raised.words, {"topic": raised.topic.name}, priority=raised.topic.priority,
+                    team=raised.topic.team)
 
 
-def _most_urgent_topic(text: _Text, config: TriggerConfig) -> tuple[UrgentTopic, str] | None:
-    return _topics(text, config)[0]
+@dataclass(frozen=True)
+class _Mention:
+    topic: UrgentTopic
+    words: str
+    sure: bool = True                       # the words made clear it is asked about (intents.read_topic)
 
 
-def _topics(text: _Text, config: TriggerConfig) -> tuple[tuple[UrgentTopic, str] | None, tuple[UrgentTopic, str] | None]:
+def _topics(text: _Text, config: TriggerConfig) -> tuple[_Mention | None, _Mention | None]:
     """(the most urgent topic raised, the first topic only asked about), each
     with the customer's words; None where there is none."""
     raised = asked = None
@@ -598,13 +601,14 @@ def _topics(text: _Text, config: TriggerConfig) -> tuple[tuple[UrgentTopic, str]
                 start, end = match.span()
                 if intents.dismissed(part, start, end):
                     continue
-                if intents.names_a_rule(part, start, end) or (
-                        topic.when == "requested" and intents.asks_how_it_works(part, start, end, question_mark)):
+                reading = intents.TopicReading(asked=True, sure=True) if intents.names_a_rule(part, start, end) \
+                    else intents.read_topic(part, start, end, question_mark) if topic.when == "requested" else None
+                if reading and reading.asked:
                     if topic.when == "requested":
-                        asked = asked or (topic, match.group().strip())
+                        asked = asked or _Mention(topic, match.group().strip(), reading.sure)
                     continue
-                if raised is None or PRIORITIES.index(topic.priority) > PRIORITIES.index(raised[0].priority):
-                    raised = (topic, match.group().strip())
+                if raised is None or PRIORITIES.index(topic.priority) > PRIORITIES.index(raised.topic.priority):
+                    raised = _Mention(topic, match.group().strip())
                 break
             else:
                 continue
@@ -704,9 +708,9 @@ def evaluate_reply(state: ConversationState, turn: Turn, confidence: float, mode
         # answer comes with the offer of a person ("what's the fee to cancel?").
         asked = _topics(text, config)[1]
         if asked:
-            finding = _Finding("urgent_topic", round(confidence, 3), asked[1],
-                               {"topic": asked[0].name, "asked": True}, offer=True, priority=asked[0].priority,
-                               team=asked[0].team)
+            finding = _Finding("urgent_topic", round(confidence, 3), asked.words,
+                               {"topic": asked.topic.name, "asked": True}, offer=True, priority=asked.topic.priority,
+                               team=asked.topic.team)
     if finding is None:
         return Decision(low_confidence_streak=streak)
     return _decide(finding, state, text, config, streak)
@@ -743,12 +747,12 @@ def _decide(finding: _Finding, state: ConversationState, text: _Text, config: Tr
     detail = dict(finding.detail)
     # "My account was hacked, get me a human": the request fires first, but
     # the topic still sets how urgent it is and who takes it.
-    topic = None if finding.rule == "urgent_topic" or "urgent_topic" in config.disabled_rules \
-        else _most_urgent_topic(text, config)
-    if topic and PRIORITIES.index(topic[0].priority) > PRIORITIES.index(priority):
-        priority, detail["topic"] = topic[0].priority, topic[0].name
-        if topic[0].team and not finding.team:
-            team, routing = topic[0].team, "topic"
+    raised = None if finding.rule == "urgent_topic" or "urgent_topic" in config.disabled_rules \
+        else _topics(text, config)[0]
+    if raised and PRIORITIES.index(raised.topic.priority) > PRIORITIES.index(priority):
+        priority, detail["topic"] = raised.topic.priority, raised.topic.name
+        if raised.topic.team and not finding.team:
+            team, routing = raised.topic.team, "topic"
     return Decision(
         escalate=not finding.offer, offer_human=finding.offer, rule=finding.rule, team=team, priority=priority,
         score=finding.score, excerpt=_excerpt(finding.excerpt), detail=dict(detail, routing=routing),
@@ -781,16 +785,62 @@ def route(state: ConversationState, normalized: str, vip: bool, config: TriggerC
 # --- a stored conversation, and a responder's answer ----------------------------------------
 
 
-def judge_reply(state: ConversationState, turn: Turn, reply, config: TriggerConfig) -> Decision:
+# --- a second opinion -----------------------------------------------------------------------
+
+# A frustration score this close below its threshold leaves the rules unsure.
+FRUSTRATION_MARGIN = 0.25
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """An LLM's second opinion on a message the rules were unsure of (workers/brain/judge.py)."""
+
+    escalate: bool
+    reason: str                             # the model's, one sentence
+    unsure: str                             # what the rules were unsure of (unsure_about)
+
+
+def unsure_about(state: ConversationState, turn: Turn, config: TriggerConfig) -> str | None:
+    """What the rules are unsure of in a message they do not escalate, put as
+    the question for a second opinion, or None when they are sure: a
+    sensitive topic whose words do not say whether it is asked about or
+    asked for ("refund" with no question or request around it), a word for a
+    person in a message that asks for none, frustration just below its
+    threshold, a language the rules do not read."""
+    if _not_evaluated(state) or "model_needs_human" in config.disabled_rules:
+        return None
+    text = _Text(turn.text)
+    asked = _topics(text, config)[1]
+    if asked and not asked.sure:
+        return f"whether the customer asks how {asked.topic.name} works or asks us to act on it"
+    if any(intents.mentions_a_person(part) for part in text.parts):
+        return "whether the customer asks for a person"
+    words = text.normalized.split()
+    if len(words) >= 4 and language(text.original) is None:
+        return "what the message means: it is in a language the rules do not read"
+    if words:
+        score, _ = frustration_score(text.original, config.frustration_extras)
+        if config.frustration_threshold - FRUSTRATION_MARGIN <= score < config.frustration_threshold:
+            return "whether the customer is upset enough to need a person"
+    return None
+
+
+def judge_reply(state: ConversationState, turn: Turn, reply, config: TriggerConfig,
+                judgment: Judgment | None = None) -> Decision:
     """The confidence triggers on a responder's answer (workers.brain.Reply:
     confidence, needs_human, failed, detail). A failed answer counts as no
     confidence; small talk ("hi", "thanks") answers no question, so it
     neither extends nor resets the low-confidence streak; an answer to some
     of the message's questions (detail["unanswered"]: the others) comes with
-    the offer of a person."""
+    the offer of a person. A second opinion that a person should take over
+    (`judgment`) escalates by model_needs_human, with its reason."""
     if reply.detail.get("small_talk"):
         return Decision(low_confidence_streak=state.low_confidence_streak)
     decision = evaluate_reply(state, turn, 0.0 if reply.failed else reply.confidence, reply.needs_human, config)
+    if judgment and judgment.escalate and not decision.escalate and "model_needs_human" not in config.disabled_rules:
+        finding = _Finding("model_needs_human", round(reply.confidence, 3), turn.text,
+                           {"judge": judgment.reason, "unsure": judgment.unsure})
+        return _decide(finding, state, _Text(turn.text), config, decision.low_confidence_streak)
     unanswered = reply.detail.get("unanswered")
     if unanswered and not decision.fired and "low_confidence" not in config.disabled_rules:
         # Some of the message's questions got an answer, the others the offer of a person.

@@ -153,6 +153,7 @@ class SimulatedConversation:
 
     def customer_says(self, text: str) -> dict:
         from gateway.bot.triggers import Turn, evaluate_message, judge_reply
+        from workers.brain.judge import second_opinion
         from workers.inbound import bot_answer
 
         turn = Turn(text=text)
@@ -162,7 +163,8 @@ class SimulatedConversation:
         if "not_evaluated" in before.detail:  # escalated on an earlier turn: a person has it now
             return self._not_evaluated(before, text)
         reply = bot_answer(self.responder, list(self.history), text, self.articles)
-        after = judge_reply(self.state, turn, reply, self.trigger_config)
+        judgment = second_opinion(self.responder, list(self.history), self.state, turn, reply, self.trigger_config)
+        after = judge_reply(self.state, turn, reply, self.trigger_config, judgment)
         if after.escalate:
             return self._escalated(after, text, confidence=reply.confidence)
         offer = before if before.offer_human else after

@@ -141,13 +141,13 @@ ASKED_FOR = [
 
 @pytest.mark.parametrize("text, asked", [pytest.param(text, True, id=f"asked: {text}") for text in ASKED]
                          + [pytest.param(text, False, id=f"asked for: {text}") for text in ASKED_FOR])
-def test_asks_how_it_works(text, asked):
+def test_read_topic(text, asked):
     verdicts = []
     for part, question_mark in parts(text):
         for match in TOPIC.finditer(part):
             start, end = match.span()
             verdicts.append(intents.names_a_rule(part, start, end)
-                            or intents.asks_how_it_works(part, start, end, question_mark))
+                            or intents.read_topic(part, start, end, question_mark).asked)
     assert verdicts, "the table's topic pattern should find the topic"
     assert all(verdicts) if asked else not all(verdicts)
 

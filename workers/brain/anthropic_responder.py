@@ -1,8 +1,9 @@
 """The `anthropic` responder: the Messages API through the official SDK.
 
 The model answers by calling one tool, `answer_customer`, whose input schema
-is ANSWER_SCHEMA; tool_choice forces that call, so the answer arrives as a
-decoded object, which is still checked field by field (workers/brain/llm.py).
+is ANSWER_SCHEMA (or the tool of another AnswerForm: the judge's); tool_choice
+forces that call, so the answer arrives as a decoded object, which is still
+checked field by field (workers/brain/llm.py).
 """
 
 from __future__ import annotations
@@ -11,19 +12,12 @@ import anthropic
 
 from gateway.config import Config
 from workers.brain.llm import (
-    ANSWER_SCHEMA,
-    MAX_ANSWER_TOKENS,
+    ANSWER,
     AnswerFailed,
+    AnswerForm,
     LLMResponder,
     sdk_failures,
 )
-
-ANSWER_TOOL = {
-    "name": "answer_customer",
-    "description": "Send the answer to the customer, with how confident you are and whether a person should "
-                   "take over.",
-    "input_schema": ANSWER_SCHEMA,
-}
 
 
 class AnthropicResponder(LLMResponder):
@@ -34,27 +28,27 @@ class AnthropicResponder(LLMResponder):
         super().__init__(config, api_key=config.anthropic_api_key, base_url=config.anthropic_base_url,
                          model=config.anthropic_model, client_class=anthropic.Anthropic)
 
-    def ask(self, system: str, messages: list[dict]) -> object:
-        with sdk_failures(anthropic, anthropic.AnthropicError, self.timeout):
-            message = self.client.messages.create(
+    def ask(self, system: str, messages: list[dict], form: AnswerForm = ANSWER, timeout: float | None = None) -> object:
+        with sdk_failures(anthropic, anthropic.AnthropicError, timeout or self.timeout):
+            message = self.client_within(timeout).messages.create(
                 model=self.model,
-                max_tokens=MAX_ANSWER_TOKENS,
+                max_tokens=form.max_tokens,
                 system=system,
                 messages=messages,
-                tools=[ANSWER_TOOL],
-                tool_choice={"type": "tool", "name": ANSWER_TOOL["name"]},
+                tools=[form.tool()],
+                tool_choice={"type": "tool", "name": form.tool_name},
             )
-        return tool_input(message)
+        return tool_input(message, form.tool_name)
 
 
-def tool_input(message: object) -> object:
-    """The input of the answer_customer call, or why there is none to use."""
+def tool_input(message: object, tool_name: str) -> object:
+    """The input of the call of the tool, or why there is none to use."""
     stop_reason = getattr(message, "stop_reason", None)
     if stop_reason == "refusal":
         raise AnswerFailed("refusal", "the model declined to answer")
     if stop_reason == "max_tokens":
         raise AnswerFailed("malformed", "the answer was cut off at the token limit")
     for block in getattr(message, "content", None) or ():
-        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == ANSWER_TOOL["name"]:
+        if getattr(block, "type", None) == "tool_use" and getattr(block, "name", None) == tool_name:
             return getattr(block, "input", None)
-    raise AnswerFailed("malformed", "the model did not call answer_customer")
+    raise AnswerFailed("malformed", f"the model did not call {tool_name}")

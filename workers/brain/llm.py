@@ -16,6 +16,7 @@ import logging
 import math
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from gateway.bot.text import language
 from gateway.config import Config, ConfigError
@@ -49,6 +50,26 @@ ANSWER_SCHEMA = {
     "required": list(ANSWER_FIELDS),
     "additionalProperties": False,
 }
+
+
+@dataclass(frozen=True)
+class AnswerForm:
+    """The structured answer a model must give: a JSON schema, named for
+    OpenAI's strict response format (format_name) and for the tool that
+    Anthropic's model is made to call (tool_name)."""
+
+    tool_name: str
+    format_name: str
+    description: str
+    schema: dict
+    max_tokens: int
+
+    def tool(self) -> dict:
+        return {"name": self.tool_name, "description": self.description, "input_schema": self.schema}
+
+
+ANSWER = AnswerForm("answer_customer", "customer_answer", "Send the answer to the customer, with how confident you "
+                    "are and whether a person should take over.", ANSWER_SCHEMA, MAX_ANSWER_TOKENS)
 
 INSTRUCTIONS = """\
 You are the customer support assistant of a business. Customers write to you on WhatsApp, Facebook \
@@ -126,9 +147,15 @@ class LLMResponder:
         self.client = client_class(api_key=api_key, base_url=base_url, timeout=config.provider_timeout,
                                    max_retries=MAX_RETRIES)
 
-    def ask(self, system: str, messages: list[dict]) -> object:
-        """The model's answer: JSON text, or the decoded object. Raises AnswerFailed."""
+    def ask(self, system: str, messages: list[dict], form: AnswerForm = ANSWER, timeout: float | None = None) -> object:
+        """The model's answer in `form`: JSON text, or the decoded object,
+        within `timeout` seconds (None: the configured timeout, one retry;
+        a time budget is spent on one try). Raises AnswerFailed."""
         raise NotImplementedError
+
+    def client_within(self, timeout: float | None):
+        """The SDK client, or for a time budget a copy that tries once within it."""
+        return self.client if timeout is None else self.client.with_options(timeout=timeout, max_retries=0)
 
     def answer(self, history: list[dict], question: str, articles: list[dict]) -> Reply:
         small_talk = small_talk_reply(question)

@@ -12,9 +12,9 @@ import openai
 
 from gateway.config import Config
 from workers.brain.llm import (
-    ANSWER_SCHEMA,
-    MAX_ANSWER_TOKENS,
+    ANSWER,
     AnswerFailed,
+    AnswerForm,
     LLMResponder,
     sdk_failures,
 )
@@ -27,14 +27,14 @@ class OpenAIResponder(LLMResponder):
         super().__init__(config, api_key=config.openai_api_key, base_url=config.openai_base_url,
                          model=config.openai_model, client_class=openai.OpenAI)
 
-    def ask(self, system: str, messages: list[dict]) -> str:
-        with sdk_failures(openai, openai.OpenAIError, self.timeout):
-            completion = self.client.chat.completions.create(
+    def ask(self, system: str, messages: list[dict], form: AnswerForm = ANSWER, timeout: float | None = None) -> str:
+        with sdk_failures(openai, openai.OpenAIError, timeout or self.timeout):
+            completion = self.client_within(timeout).chat.completions.create(
                 model=self.model,
                 messages=[{"role": "system", "content": system}, *messages],
                 response_format={"type": "json_schema",
-                                 "json_schema": {"name": "customer_answer", "strict": True, "schema": ANSWER_SCHEMA}},
-                max_completion_tokens=MAX_ANSWER_TOKENS,
+                                 "json_schema": {"name": form.format_name, "strict": True, "schema": form.schema}},
+                max_completion_tokens=form.max_tokens,
             )
         return answer_content(completion)
 
