@@ -82,7 +82,22 @@ def _all_of(*parts: str, negatable: bool = True) -> str:
     and a negation anywhere in it undoes it, unless the parts themselves
     deny something (negatable=False: "it wasn't me")."""
     guard = f"(?!.*?\\b{NEGATIONS}\\b)" if negatable else ""
-    return "^" + guard + "".join(f"(?=.*?(?:{part}))" for part in parts) + ".*"
+    # The parts first: a sentence without them fails at once, before the
+    # guard reads it all for a negation.
+    return "^" + "".join(f"(?=.*?(?:{part}))" for part in parts) + guard + ".*"
+
+
+SCRIPT_LETTER = re.compile(r"[\u0600-\u06ff\u0900-\u097f]")
+_REGEX_SYNTAX = re.compile(r"\\[A-Za-z]|\(\?[:=!<>]*|[(){}|*+?^$\[\].,\d]")
+
+
+def reads_latin(source: str) -> bool:
+    """Whether a pattern (a regex fragment or a term) can match text in Latin
+    letters: not when its words are all Arabic or Devanagari. A sentence
+    without those scripts (most of them) is only read with such patterns,
+    which saves the time the others take to fail."""
+    words = _REGEX_SYNTAX.sub(" ", source.replace(NEGATIONS, " "))  # negations come with every gap and guard
+    return not SCRIPT_LETTER.search(source) or bool(re.search(r"[a-z]{3,}", words))
 
 
 # --- a person -------------------------------------------------------------------------------
@@ -210,7 +225,7 @@ _HI_PERSON = (r"(?:\b(?:insaan|insan|aadmi|admi|agent|human|person|executive|rep
 _AR_PERSON = _f(r"(?:\S*(?:موظف|شخص|انسان|بشري|بشر|مندوب|ممثل|وكيل|العملاء|الدعم|مسؤول|مسئول)\S*"
                 r"|(?:حد|حدا|احد|أحد|شي واحد|واحد)(?= |$))")
 
-_OTHER_REQUESTS = re.compile("|".join([
+_OTHER_REQUEST_SOURCES = [
     # Spanish: hablar con una persona, quiero un agente, pásame con atención al cliente
     (r"\b(?:hablar|hablo|habla|comunicarme|comunicar|comuniqueme|comunicame|chatear|conversar|contactar|atienda"
      r"|atiendan|pasame|pasa|pasen|paseme|pasar|transfiereme|transfiera|transferir|conecteme|conectame|ponerme"
@@ -247,7 +262,9 @@ _OTHER_REQUESTS = re.compile("|".join([
     _f(r"(?:^| )\S*(?:التحدث|اتحدث|نتحدث|اكلم|نكلم|تكلمني|كلمني|احكي|نحكي|نهضر|اتكلم|نتكلم|التواصل|اتواصل|نتواصل"
        r"|حولني|حولوني|تحولني|وصلني|وصلوني|توصلني)(?: \S+){0,2} ") + _AR_PERSON,
     _f(r"(?:^| )(?:اريد|ابغى|ابي|بدي|بغيت|عايز|عاوز|محتاج|ابغي) ") + _AR_PERSON,
-]))
+]
+_OTHER_REQUESTS = re.compile("|".join(_OTHER_REQUEST_SOURCES))
+_LATIN_OTHER_REQUESTS = re.compile("|".join(filter(reads_latin, _OTHER_REQUEST_SOURCES)))
 # Refusing the bot is asking for a person: no negation check on these.
 _REFUSES_BOT = re.compile("|".join([
     (rf"\b(?:dont|do not) want (?:to (?:talk|speak|chat) (?:to|with) )?(?:a |an |the |this |your )?"
@@ -283,8 +300,11 @@ _NECESSITY_QUESTION = re.compile(r"\b(?:do|does|will|would|should|must) (?:i|we|
 _NEGATED_AFTER = re.compile(r"^ ?(?:[^ ,]+ ){0,2}(?:nahi|nahin|mat|" + _f("नहीं") + r"|gerek yok|istemiyorum)\b")
 
 
-_PERSON_WORD = re.compile("|".join([_EN_PERSON, _EN_SOMEONE, rf"\b{_CRY_WORDS}\b", _ES_PERSON, _FR_PERSON, _DE_PERSON,
-                                     _PT_PERSON, _IT_PERSON, _NL_PERSON, _TR_PERSON, _HI_PERSON, _AR_PERSON]))
+# Every request of the other languages names a person in its language: a
+# sentence without such a word is not tried against them (most sentences).
+_OTHER_PERSON_WORD = re.compile("|".join([_ES_PERSON, _FR_PERSON, _DE_PERSON, _PT_PERSON, _IT_PERSON, _NL_PERSON,
+                                          _TR_PERSON, _HI_PERSON, _AR_PERSON]))
+_PERSON_WORD = re.compile("|".join([_EN_PERSON, _EN_SOMEONE, rf"\b{_CRY_WORDS}\b", _OTHER_PERSON_WORD.pattern]))
 
 
 def mentions_a_person(sentence: str) -> bool:
@@ -298,7 +318,8 @@ def person_request(sentence: str) -> tuple[str, str] | None:
     """(the words, how: "words" | "refused_bot") when the sentence asks for a person."""
     if _CRY.match(sentence):
         return sentence, "words"
-    for pattern in (_EN_REQUEST, _OTHER_REQUESTS):
+    others = _OTHER_REQUESTS if SCRIPT_LETTER.search(sentence) else _LATIN_OTHER_REQUESTS
+    for pattern in (_EN_REQUEST, others) if _OTHER_PERSON_WORD.search(sentence) else (_EN_REQUEST,):
         for match in pattern.finditer(sentence):
             before, after = sentence[:match.start()], sentence[match.end():]
             if not (REQUEST_NEGATED.search(before) or _NECESSITY.search(before) or _NECESSITY_QUESTION.search(sentence)
@@ -547,6 +568,7 @@ _CONCEPT_SOURCES = {
     ],
 }
 CONCEPTS = {name: "(?:" + "|".join(sources) + ")" for name, sources in _CONCEPT_SOURCES.items()}
+LATIN_CONCEPTS = {name: "(?:" + "|".join(filter(reads_latin, sources)) + ")" for name, sources in _CONCEPT_SOURCES.items()}
 
 
 # --- topics named, to be set aside ---------------------------------------------------------

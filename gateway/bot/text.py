@@ -134,7 +134,10 @@ _FOLD_CHARACTERS = str.maketrans({"'": None, "`": None, "\u2019": None, "\u2018"
 def fold(text: str) -> str:
     """Lowercase without accents or apostrophes: 'Réembourser' matches
     'reembourser', "where's" is 'wheres' (apostrophes join what they separate)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_FOLD_CHARACTERS))
+    lowered = text.lower().translate(_FOLD_CHARACTERS)
+    if lowered.isascii():  # most text: nothing to decompose
+        return lowered
+    decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

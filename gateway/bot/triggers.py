@@ -199,10 +199,10 @@ def _any_term(words: list[str]) -> re.Pattern | None:
     return re.compile("|".join(term_regex(word) for word in words)) if words else None
 
 
-def _topic_patterns(words: list[str]) -> tuple[re.Pattern, ...]:
+def _topic_patterns(words: list[str], concepts_by_name: Mapping[str, str]) -> tuple[re.Pattern, ...]:
     """The regex of a topic's terms, then that of its concepts ("@name": the
     concepts of gateway.bot.intents), each when there are any."""
-    concepts = [intents.CONCEPTS[word[1:]] for word in words if word.startswith("@")]
+    concepts = [concepts_by_name[word[1:]] for word in words if word.startswith("@")]
     terms_ = _any_term([word for word in words if not word.startswith("@")])
     return tuple(pattern for pattern in (terms_, re.compile("|".join(concepts)) if concepts else None) if pattern)
 
@@ -212,6 +212,7 @@ class _Text:
 
     def __init__(self, original: str):
         self.original = original
+        self.topics: dict[int, tuple] = {}  # _topics() per configuration: several rules ask
 
     @functools.cached_property
     def normalized(self) -> str:
@@ -255,8 +256,10 @@ class UrgentTopic:
     name: str
     # Its words and its concepts ("@name"), apart: the words a customer
     # used are the better excerpt when both match ("hacked", not "someone
-    # hacked my account").
+    # hacked my account"). For sentences in Latin letters only, the same
+    # without the Arabic and Devanagari ones (intents.reads_latin).
     patterns: tuple[re.Pattern, ...]
+    latin_patterns: tuple[re.Pattern, ...]
     priority: str
     team: str | None
     when: str                               # mentioned | requested (gateway.bot.settings)
@@ -324,8 +327,9 @@ def _compile_config(document_json: str) -> TriggerConfig:
         frustration_threshold=settings["frustration"]["threshold"],
         frustration_extras=_any_term(settings["frustration"]["phrases"]),
         urgent_topics=tuple(
-            UrgentTopic(topic["name"], _topic_patterns(topic["words"]), topic["priority"], topic["team"],
-                        topic["when"])
+            UrgentTopic(topic["name"], _topic_patterns(topic["words"], intents.CONCEPTS),
+                        _topic_patterns([word for word in topic["words"] if intents.reads_latin(fold(word))],
+                                        intents.LATIN_CONCEPTS), topic["priority"], topic["team"], topic["when"])
             for topic in settings["urgent_topics"]),
         routing_rules=tuple(
             RoutingRule(rule["team"], _any_term(rule["words"]),
@@ -594,10 +598,17 @@ class _Mention:
 def _topics(text: _Text, config: TriggerConfig) -> tuple[_Mention | None, _Mention | None]:
     """(the most urgent topic raised, the first topic only asked about), each
     with the customer's words; None where there is none."""
+    if id(config) not in text.topics:
+        text.topics[id(config)] = _find_topics(text, config)
+    return text.topics[id(config)]
+
+
+def _find_topics(text: _Text, config: TriggerConfig) -> tuple[_Mention | None, _Mention | None]:
     raised = asked = None
     for topic in config.urgent_topics:
         for part, question_mark in text.questioned_parts:
-            for match in (match for pattern in topic.patterns for match in pattern.finditer(part)):
+            patterns = topic.patterns if intents.SCRIPT_LETTER.search(part) else topic.latin_patterns
+            for match in (match for pattern in patterns for match in pattern.finditer(part)):
                 start, end = match.span()
                 if intents.dismissed(part, start, end):
                     continue
