@@ -208,7 +208,7 @@ _CRY = re.compile(
 _ES_PERSON = (r"(?:(?:una?|el|la|algun|alguna|otro) )?(?:persona|humano|agente|asesora?|operador(?:a)?|representante"
               r"|empleado|ejecutivo|supervisor|encargado|gerente|alguien|atencion al cliente|servicio al cliente"
               r"|soporte|servicio tecnico)\b")
-_FR_PERSON = (r"(?:(?:un|une|le|la|un vrai|une vraie) )?(?:humain|personne|conseill[eè]re?|agent|operat(?:eur|rice)"
+_FR_PERSON = (r"(?:(?:un|une|le|la|un vrai|une vraie) )?(?:humain|personne|conseillere?|agent|operat(?:eur|rice)"
               r"|quelquun|responsable|technicien|employe|vrai|service client|service clientele|superviseur)\b")
 _DE_PERSON = (r"\b(?:menschen?|mitarbeiter(?:in|n)?|berater(?:in)?|kundenservice|kundendienst|support|jemand(?:em|en)?"
               r"|person|agenten?|ansprechpartner|vorgesetzten?|chef|kollegen?)\b")
