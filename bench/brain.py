@@ -568,7 +568,7 @@ def _clear_text_caches() -> None:
     knowledge base and the compiled settings stay: they are per process)."""
     from gateway.bot import triggers
 
-    for name in ("_content_terms", "confirms_solved"):
+    for name in ("_content_terms", "confirms_solved", "text_of"):
         cached = getattr(triggers, name, None)
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()

@@ -204,7 +204,9 @@ def _topic_patterns(words: list[str], concepts_by_name: Mapping[str, str]) -> tu
     concepts of gateway.bot.intents), each when there are any."""
     concepts = [concepts_by_name[word[1:]] for word in words if word.startswith("@")]
     terms_ = _any_term([word for word in words if not word.startswith("@")])
-    return tuple(pattern for pattern in (terms_, re.compile("|".join(concepts)) if concepts else None) if pattern)
+    # Every concept starts a word: tried only where a word starts, they fail twice as fast elsewhere.
+    concepts_ = re.compile(r"(?<![^\W_])(?:" + "|".join(concepts) + ")") if concepts else None
+    return tuple(pattern for pattern in (terms_, concepts_) if pattern)
 
 
 class _Text:
@@ -241,6 +243,13 @@ class _Text:
                 question = self.original[match.end():match.end() + 1] in ("?", "\u061f")
                 found.append((" ".join(intents.corrected(word) for word in words), question))
         return found
+
+
+@functools.lru_cache(maxsize=64)
+def text_of(original: str) -> _Text:
+    """The analysed forms of a customer text, shared by the rules that read it
+    before the bot answers and those that judge the answer (one job)."""
+    return _Text(original)
 
 
 def _excerpt(text: str) -> str:
@@ -680,7 +689,7 @@ def evaluate_message(state: ConversationState, turn: Turn, config: TriggerConfig
     skipped = _not_evaluated(state)
     if skipped:
         return skipped
-    text = _Text(turn.text)
+    text = text_of(turn.text)
     offer = None
     for rule, check in _MESSAGE_RULES:
         if rule in config.disabled_rules:
@@ -706,7 +715,7 @@ def evaluate_reply(state: ConversationState, turn: Turn, confidence: float, mode
         return skipped
     low = confidence < config.confidence_threshold
     streak = state.low_confidence_streak + 1 if low else 0
-    text = _Text(turn.text)
+    text = text_of(turn.text)
     finding = None
     if low and state.low_confidence_streak >= config.low_confidence_streak \
             and "low_confidence" not in config.disabled_rules:
@@ -730,7 +739,7 @@ def evaluate_reply(state: ConversationState, turn: Turn, confidence: float, mode
 def humans_first(state: ConversationState, turn: Turn, config: TriggerConfig) -> Decision:
     """offline_or_missed channels: a person answers before the bot does. The
     conversation is routed (and prioritized, for VIPs) as an escalation would be."""
-    text = _Text(turn.text)
+    text = text_of(turn.text)
     vip = vip_reason(state, config) is not None
     team, routing = route(state, text.normalized, vip, config)
     return Decision(escalate=True, rule="humans_first", team=team, priority=config.vip_priority if vip else "normal",
@@ -820,7 +829,7 @@ def unsure_about(state: ConversationState, turn: Turn, config: TriggerConfig) ->
     threshold, a language the rules do not read."""
     if _not_evaluated(state) or "model_needs_human" in config.disabled_rules:
         return None
-    text = _Text(turn.text)
+    text = text_of(turn.text)
     asked = _topics(text, config)[1]
     if asked and not asked.sure:
         return f"whether the customer asks how {asked.topic.name} works or asks us to act on it"
@@ -851,13 +860,13 @@ def judge_reply(state: ConversationState, turn: Turn, reply, config: TriggerConf
     if judgment and judgment.escalate and not decision.escalate and "model_needs_human" not in config.disabled_rules:
         finding = _Finding("model_needs_human", round(reply.confidence, 3), turn.text,
                            {"judge": judgment.reason, "unsure": judgment.unsure})
-        return _decide(finding, state, _Text(turn.text), config, decision.low_confidence_streak)
+        return _decide(finding, state, text_of(turn.text), config, decision.low_confidence_streak)
     unanswered = reply.detail.get("unanswered")
     if unanswered and not decision.fired and "low_confidence" not in config.disabled_rules:
         # Some of the message's questions got an answer, the others the offer of a person.
         finding = _Finding("low_confidence", round(reply.confidence, 3), unanswered[0], {"unanswered": unanswered},
                            offer=True)
-        return _decide(finding, state, _Text(turn.text), config, decision.low_confidence_streak)
+        return _decide(finding, state, text_of(turn.text), config, decision.low_confidence_streak)
     return decision
 
 
