@@ -402,7 +402,7 @@ _CONCEPT_SOURCES = {
          rf"|made purchases|withdrew|withdrawn|withdrawing|taken|took out) {_gap(5)}(?:{_MONEY}|{_CARD})\b"),
         (rf"\b(?:my (?:ex|child|son|daughter|kid|friend|roommate|partner|husband|wife)|they) {_gap(4)}"
          rf"(?:used|using|took|accessed) {_gap(4)}(?:{_ACCOUNT}|{_CARD}) {_gap(6)}without"),
-        rf"\bwithout (?:my |me |any )?(?:permission|authori[sz]ation|consent|knowledge|approval|knowing)\b",
+        r"\bwithout (?:my |me |any )?(?:permission|authori[sz]ation|consent|knowledge|approval|knowing)\b",
         (rf"\b{_CARD} {_gap(3)}(?:has |have |was |were |got |been |is |are )*(?:been )?"
          r"(?:compromised|exposed|leaked|skimmed|cloned|breached)\b"),
         r"\b(?:phishing|skimmed|skimming|cloned)\b",
