@@ -8,9 +8,24 @@ parts, and the outbound job hands them an OutboundMessage.
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Mapping, Protocol, Sequence
+
+# Deeper JSON than this is refused: no payload we read nests half as deep,
+# and walking a deeper one (marshmallow, jsonb) could exhaust the stack.
+MAX_JSON_DEPTH = 32
+# What PostgreSQL's bigint holds: a larger number can never match a row.
+INT64 = (-(2**63), 2**63 - 1)
+# Customer text longer than this is cut (WhatsApp's own limit is 4096).
+TEXT_LIMIT = 4096
+# Ids, addresses and names longer than this are not ids, addresses and names.
+NAME_LIMIT = 200
+URL_LIMIT = 2000
+ATTACHMENT_LIMIT = 10
+ELLIPSIS = "…"
 
 
 class MalformedPayload(ValueError):
@@ -19,6 +34,112 @@ class MalformedPayload(ValueError):
     def __init__(self, message: str, details: Any = None):
         super().__init__(message)
         self.details = details
+
+
+class _Refused(ValueError):
+    """Raised inside json.loads hooks; becomes a MalformedPayload."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > 100:  # int() of thousands of digits is slow (Python refuses past 4300)
+        raise _Refused(f"number {text[:24]}… is out of range")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text[:24]} is out of range")
+    return value
+
+
+def _refuse_constant(name: str):
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def load_json(raw: bytes) -> Any:
+    """A request body decoded as UTF-8 JSON, or MalformedPayload: not UTF-8,
+    not JSON, NaN or Infinity, a number of more than 100 digits, or nested
+    deeper than MAX_JSON_DEPTH. Strings and the range of numbers are not
+    checked here (json_problem does): a signed webhook is verified before its
+    content is judged."""
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_int=_parse_int, parse_float=_parse_float,
+                           parse_constant=_refuse_constant)
+    except UnicodeDecodeError as error:
+        raise MalformedPayload("body is not UTF-8", f"invalid byte at position {error.start}") from None
+    except _Refused as error:
+        raise MalformedPayload("body is not acceptable JSON", str(error)) from None
+    except RecursionError:
+        raise MalformedPayload("body is not acceptable JSON", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as error:  # json.JSONDecodeError
+        raise MalformedPayload("body is not JSON", str(error)) from None
+    problem = json_problem(value, strict=False)
+    if problem:
+        raise MalformedPayload("body is not acceptable JSON", problem)
+    return value
+
+
+def json_problem(value: Any, *, strict: bool = True) -> str | None:
+    """What makes a decoded JSON value unfit to store, or None: nesting deeper
+    than MAX_JSON_DEPTH and, when `strict`, an integer outside int64 or a key
+    or string that PostgreSQL cannot store (see text_problem). Walked without
+    recursion, so any depth is safe to check."""
+    stack = [(value, "$", 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return f"{where}: nested deeper than {MAX_JSON_DEPTH} levels"
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if strict and isinstance(key, str) and text_problem(key):
+                    return f"{where}: a key {text_problem(key)}"
+                stack.append((child, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]", depth + 1))
+        elif strict and isinstance(item, int) and not isinstance(item, bool) and not INT64[0] <= item <= INT64[1]:
+            return f"{where}: number out of range (at most {INT64[1]})"
+        elif strict and isinstance(item, str) and text_problem(item):
+            return f"{where}: {text_problem(item)}"
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL could not store this text, or None: it refuses NUL, and
+    a lone UTF-16 surrogate (JSON's \\ud800) is not a character at all."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (not a character)"
+    return None
+
+
+def clean_text(value: Any, limit: int = TEXT_LIMIT) -> str:
+    """A provider's free text as we store it: NUL removed, unpaired surrogates
+    replaced, cut to `limit` characters. Customer text is kept rather than
+    refused: the message is the customer's, and a provider cannot resend it."""
+    if value is None:
+        return ""
+    text = str(value).replace("\x00", "")
+    if text_problem(text):
+        text = "".join("\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
+    return text if len(text) <= limit else text[:limit - 1] + ELLIPSIS
+
+
+def identifier(value: Any, what: str) -> str:
+    """A provider's id or address as text: a non-empty string (or an integer,
+    spelled in decimal) of printable characters within NAME_LIMIT.
+    MalformedPayload otherwise: an id that is anything else matches nothing
+    we sent and is not a customer we could answer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value or len(value) > NAME_LIMIT or not value.isprintable():
+        shown = value if isinstance(value, str) else type(value).__name__
+        raise MalformedPayload(f"{what} must be an id: printable text of 1 to {NAME_LIMIT} characters",
+                               {what: repr(shown)[:60]})
+    return value
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,14 @@ Decisions worth knowing:
 - Event kinds Handoff does not use (echoes of our own sends, reactions,
   standby, referrals, policy notices, ...) are skipped, never rejected: a
   non-200 answer makes Meta retry, and a webhook that keeps failing gets the
-  app unsubscribed.
+  app unsubscribed. For the same reason an item of a signed batch that
+  cannot be used (a message without a mid, an id that is not text, a
+  watermark out of range) is acknowledged with the rest and returned as
+  Skipped, for the webhook to record; only what cannot be attributed to a
+  Page before the signature check (not JSON, no entry ids) is a 400.
+- Ids must be text (or integers): an id of any other type is not coerced
+  into a Python repr. Customer text keeps what PostgreSQL can store (NUL
+  removed, unpaired surrogates replaced) and is cut at TEXT_LIMIT.
 - Text longer than the Send API limit is truncated, not split: one outbound
   message is one Graph call with one message id, so a retry can never
   re-send half of a split message.
@@ -30,12 +37,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import requests
 from pymessenger.bot import Bot
 
 from channels.base import (
+    ATTACHMENT_LIMIT,
+    ELLIPSIS,
+    INT64,
+    NAME_LIMIT,
+    URL_LIMIT,
     Attachment,
     InboundEvent,
     InboundMessage,
@@ -44,6 +57,9 @@ from channels.base import (
     SendError,
     SendResult,
     Watermark,
+    clean_text,
+    identifier,
+    load_json,
 )
 from channels.registry import capabilities
 
@@ -56,7 +72,6 @@ TRANSIENT_GRAPH_CODES = {-1, 1, 2, 4, 17, 32, 341, 613, 1200}
 # The Send API's limit on message.text. We count UTF-16 code units, which is
 # never fewer than characters, so the text fits however Graph counts.
 TEXT_LIMIT = capabilities(kind).text_limit
-ELLIPSIS = "…"
 
 
 def verify_signature(app_secret: str, raw_body: bytes, header: str | None) -> bool:
@@ -75,13 +90,13 @@ def verify_token_matches(expected: str, given: str | None) -> bool:
 
 
 def parse_body(raw_body: bytes) -> dict:
-    try:
-        body = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload("body is not JSON", str(exc)) from None
+    """The event batch, before its signature is checked: what cannot even be
+    attributed to a Page (not JSON, absurdly nested, no entries) is a 400."""
+    body = load_json(raw_body)
     if not isinstance(body, dict) or body.get("object") != "page" or not isinstance(body.get("entry"), list):
-        got = body.get("object") if isinstance(body, dict) else type(body).__name__
-        raise MalformedPayload('expected {"object": "page", "entry": [...]}', {"object": got})
+        got = body.get("object") if isinstance(body, dict) else body
+        raise MalformedPayload('expected {"object": "page", "entry": [...]}',
+                               {"object": got[:60] if isinstance(got, str) else type(got).__name__})
     if not body["entry"]:
         # Nothing to authenticate it against: never answer 200 to an unsigned body.
         raise MalformedPayload("entry is empty", {"entry": "needs at least one entry"})
@@ -94,31 +109,50 @@ def page_ids(body: dict) -> list[str]:
     for index, entry in enumerate(body["entry"]):
         if not isinstance(entry, dict) or not entry.get("id"):
             raise MalformedPayload("every entry needs an id", {"entry": index})
-        if str(entry["id"]) not in ids:
-            ids.append(str(entry["id"]))
+        page_id = identifier(entry["id"], "entry.id")
+        if page_id not in ids:
+            ids.append(page_id)
     return ids
 
 
-def parse_events(body: dict) -> list[InboundEvent]:
-    """Every message, postback, delivery and read in every entry, in order.
+@dataclass(frozen=True)
+class Skipped:
+    """An item of a signed batch that Handoff cannot use, and why. Meta
+    retries a batch until it is answered 200, so the batch is acknowledged
+    and the webhook records these instead of refusing the whole batch."""
+
+    page_id: str
+    where: dict
+    reason: str
+
+
+def parse_events(body: dict) -> tuple[list[InboundEvent], list[Skipped]]:
+    """Every message, postback, delivery and read in every entry, in order,
+    and the items that could not be read.
 
     Echoes of our own sends are dropped (answering them would loop), as are
     event kinds Handoff does not use (standby, reactions, feed changes).
     """
     events: list[InboundEvent] = []
+    skipped: list[Skipped] = []
     for entry_index, entry in enumerate(body["entry"]):
-        page_id = str(entry["id"])
+        page_id = identifier(entry["id"], "entry.id")
         items = entry.get("messaging") or []
         if not isinstance(items, list):
-            raise MalformedPayload("messaging must be a list", {"entry": entry_index})
+            skipped.append(Skipped(page_id, {"entry": entry_index}, "messaging must be a list"))
+            continue
         for item_index, item in enumerate(items):
             where = {"entry": entry_index, "messaging": item_index}
-            if not isinstance(item, dict):
-                raise MalformedPayload("messaging items must be objects", where)
-            event = _parse_item(page_id, item, where)
+            try:
+                if not isinstance(item, dict):
+                    raise MalformedPayload("messaging items must be objects", where)
+                event = _parse_item(page_id, item, where)
+            except MalformedPayload as error:
+                skipped.append(Skipped(page_id, where, str(error)))
+                continue
             if event is not None:
                 events.append(event)
-    return events
+    return events, skipped
 
 
 def _parse_item(page_id: str, item: dict, where: dict) -> InboundEvent | None:
@@ -131,33 +165,35 @@ def _parse_item(page_id: str, item: dict, where: dict) -> InboundEvent | None:
         return None  # reactions, referrals, optins, policy notices, handover: not ours to handle
     sender = _sender(item, where)
     if isinstance(message, dict):
-        mid = message.get("mid")
-        if not mid:
+        if not message.get("mid"):
             raise MalformedPayload("message without mid", where)
         quick_reply = message.get("quick_reply") if isinstance(message.get("quick_reply"), dict) else {}
         reply_to = message.get("reply_to") if isinstance(message.get("reply_to"), dict) else {}
         return InboundMessage(
             channel_address=page_id,
             sender_address=sender,
-            provider_message_id=str(mid),
-            text=_clean(message.get("text")),
+            provider_message_id=identifier(message["mid"], "message.mid"),
+            text=clean_text(message.get("text")),
             attachments=tuple(_attachments(message.get("attachments") or [], where)),
-            payload=_clean(quick_reply.get("payload")) or None,
-            metadata={"reply_to": str(reply_to["mid"])} if reply_to.get("mid") else {},
+            payload=clean_text(quick_reply.get("payload"), NAME_LIMIT * 5) or None,
+            metadata={"reply_to": identifier(reply_to["mid"], "reply_to.mid")} if reply_to.get("mid") else {},
         )
     if isinstance(postback, dict):
+        mid = postback.get("mid")
         return InboundMessage(
             channel_address=page_id,
             sender_address=sender,
-            provider_message_id=str(postback.get("mid") or _postback_id(sender, item)),
-            text=_clean(postback.get("title")),
-            payload=_clean(postback.get("payload")) or None,
+            provider_message_id=identifier(mid, "postback.mid") if mid else _postback_id(sender, item),
+            text=clean_text(postback.get("title"), NAME_LIMIT),
+            payload=clean_text(postback.get("payload"), NAME_LIMIT * 5) or None,
         )
     key, receipt = receipts[0]
-    try:
-        watermark = int(receipt["watermark"])
-    except (KeyError, TypeError, ValueError):
-        raise MalformedPayload(f"{key} without a numeric watermark", where) from None
+    watermark = receipt.get("watermark")
+    if isinstance(watermark, str) and watermark.isdigit():
+        watermark = int(watermark)
+    # Milliseconds since 1970 that fit in a bigint; anything else matches no message.
+    if not isinstance(watermark, int) or isinstance(watermark, bool) or not 0 <= watermark <= INT64[1]:
+        raise MalformedPayload(f"{key} without a numeric watermark", where)
     return Watermark(channel_address=page_id, sender_address=sender,
                      kind="delivered" if key == "delivery" else "read", watermark=watermark)
 
@@ -167,39 +203,35 @@ def _sender(item: dict, where: dict) -> str:
     sender_id = sender.get("id") if isinstance(sender, dict) else None
     if not sender_id:
         raise MalformedPayload("messaging item without sender.id", where)
-    return str(sender_id)
+    return identifier(sender_id, "sender.id")
 
 
 def _postback_id(sender: str, item: dict) -> str:
     """Postbacks before Graph v11 carry no mid. A retry repeats the item as it
     was, timestamp included, so an id derived from it dedupes retries."""
-    if item.get("timestamp") is not None:
-        return f"postback:{sender}:{item['timestamp']}"
-    digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:32]
+    timestamp = item.get("timestamp")
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        return f"postback:{sender}:{timestamp}"
+    digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode("utf-8", "replace")).hexdigest()[:32]
     return f"postback:{sender}:{digest}"
-
-
-def _clean(value: Any) -> str:
-    """Text as PostgreSQL can store it (it refuses NUL, which JSON allows)."""
-    return str(value).replace("\x00", "") if value is not None else ""
 
 
 def _attachments(raw: Any, where: dict) -> list[Attachment]:
     if not isinstance(raw, list):
         raise MalformedPayload("attachments must be a list", where)
     found = []
-    for attachment in raw:
+    for attachment in raw[:ATTACHMENT_LIMIT]:
         if not isinstance(attachment, dict):
             raise MalformedPayload("attachments must be objects", where)
         payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
-        kind_ = str(attachment.get("type") or "file")
+        kind_ = clean_text(attachment.get("type") or "file", 20)
         coordinates = payload.get("coordinates")
         if kind_ == "location" and isinstance(coordinates, dict):
             url = f"geo:{coordinates.get('lat')},{coordinates.get('long')}"
         else:
             # Fallback attachments (shared links) carry their URL beside a null payload.
             url = payload.get("url") or attachment.get("url") or ""
-        found.append(Attachment(url=_clean(url), kind=kind_))
+        found.append(Attachment(url=clean_text(url, URL_LIMIT), kind=kind_))
     return found
 
 

@@ -20,6 +20,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from channels.base import (
+    ATTACHMENT_LIMIT,
+    NAME_LIMIT,
+    URL_LIMIT,
     Attachment,
     InboundMessage,
     MalformedPayload,
@@ -27,6 +30,7 @@ from channels.base import (
     SendError,
     SendResult,
     StatusUpdate,
+    clean_text,
     transient_http_status,
 )
 
@@ -75,6 +79,8 @@ def parse_inbound(form: Mapping[str, str]) -> InboundMessage:
     sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
     if not sid:
         errors["MessageSid"] = "missing"
+    elif len(sid) > NAME_LIMIT or not sid.isprintable():
+        errors["MessageSid"] = f"must be printable text of at most {NAME_LIMIT} characters"
     sender = form.get("From", "")
     if not ADDRESS.match(sender):
         errors["From"] = "must look like whatsapp:+15551230001"
@@ -82,29 +88,28 @@ def parse_inbound(form: Mapping[str, str]) -> InboundMessage:
         num_media = int(form.get("NumMedia") or 0)
     except ValueError:
         num_media = -1
-    if not 0 <= num_media <= 10:
-        errors["NumMedia"] = "must be a number from 0 to 10"
+    if not 0 <= num_media <= ATTACHMENT_LIMIT:
+        errors["NumMedia"] = f"must be a number from 0 to {ATTACHMENT_LIMIT}"
     if errors:
         raise MalformedPayload("not a Twilio WhatsApp message", errors)
 
     attachments = []
     for index in range(num_media):
         url = form.get(f"MediaUrl{index}")
-        if not url:
-            raise MalformedPayload("missing media field", {f"MediaUrl{index}": "missing"})
-        content_type = form.get(f"MediaContentType{index}")
+        if not url or len(url) > URL_LIMIT:
+            raise MalformedPayload("missing media field", {f"MediaUrl{index}": f"missing or over {URL_LIMIT} characters"})
+        content_type = clean_text(form.get(f"MediaContentType{index}"), NAME_LIMIT) or None
         attachments.append(Attachment(url=url, content_type=content_type, kind=_media_kind(content_type)))
     if form.get("Latitude") and form.get("Longitude"):
-        attachments.append(
-            Attachment(url=f"geo:{form['Latitude']},{form['Longitude']}", kind="location")
-        )
+        attachments.append(Attachment(
+            url=clean_text(f"geo:{form['Latitude']},{form['Longitude']}", NAME_LIMIT), kind="location"))
 
-    body = form.get("Body", "")
-    payload = form.get("ButtonPayload") or None
+    body = clean_text(form.get("Body", ""))
+    payload = clean_text(form.get("ButtonPayload"), NAME_LIMIT * 5) or None
     if payload and not body:
-        body = form.get("ButtonText", "")
+        body = clean_text(form.get("ButtonText", ""), NAME_LIMIT)
     metadata = {
-        key: form[key]
+        key: clean_text(form[key], NAME_LIMIT)
         for key in ("MessageType", "WaId", "ButtonText", "OriginalRepliedMessageSid", "ListId", "ListTitle",
                     "Address", "Label")  # Address and Label name a shared location
         if form.get(key)
@@ -116,7 +121,7 @@ def parse_inbound(form: Mapping[str, str]) -> InboundMessage:
         text=body,
         attachments=tuple(attachments),
         payload=payload,
-        profile_name=form.get("ProfileName") or None,
+        profile_name=clean_text(form.get("ProfileName"), NAME_LIMIT) or None,
         phone=sender.removeprefix("whatsapp:"),
         metadata=metadata,
     )
@@ -130,9 +135,9 @@ def parse_status(form: Mapping[str, str]) -> StatusUpdate:
     return StatusUpdate(
         channel_address=channel_address_of_status(form),
         provider_message_id=sid,
-        status=status,
-        error_code=form.get("ErrorCode") or None,
-        error_message=form.get("ErrorMessage") or None,
+        status=clean_text(status, NAME_LIMIT),
+        error_code=clean_text(form.get("ErrorCode"), NAME_LIMIT) or None,
+        error_message=clean_text(form.get("ErrorMessage"), 1000) or None,
     )
 
 

@@ -6,11 +6,12 @@ import logging
 
 from flask import Flask
 from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.config import Config
 from gateway.db import open_pool
 from gateway.services import Services
-from gateway.web import auth, errors, filters, ops, webhooks, widget, widget_script
+from gateway.web import auth, edge, errors, filters, ops, webhooks, widget, widget_script
 from gateway.web.api import admin, admin_teams, admin_webhooks, agent, openapi
 from gateway.web.json_provider import HandoffJSONProvider
 from gateway.web.pages import demo, inbox
@@ -30,7 +31,13 @@ def create_app(config: Config | None = None) -> Flask:
         pool=open_pool(config.database_url, size=config.db_pool_size),
         redis=Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2),
     )
+    if config.trusted_proxies:
+        # Behind N proxies, the client is who the outermost one saw, and the
+        # scheme is what it was called with; nearer X-Forwarded-For entries are
+        # whatever the client wrote, and are ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
     errors.register_error_handlers(app)
+    edge.register(app, max_body_bytes=config.max_body_bytes)
     for blueprint in (ops.bp, webhooks.bp, auth.bp, filters.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, agent.bp,
                       admin.bp, admin_teams.bp, admin_webhooks.bp, openapi.bp):
         app.register_blueprint(blueprint)

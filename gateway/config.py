@@ -18,6 +18,36 @@ class ConfigError(ValueError):
     """A configuration variable has a value we cannot use."""
 
 
+@dataclass(frozen=True)
+class Rate:
+    """At most `count` events per `seconds` (a fixed window), written "30/60"."""
+
+    count: int
+    seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.seconds}"
+
+
+# The rate limits (gateway/ratelimit.py), each set by RATE_<NAME upper-cased>.
+RATE_LIMITS = {
+    # Widget sessions started (each may create a contact) ...
+    "widget_sessions_per_address": Rate(30, 60),
+    "widget_sessions_per_channel": Rate(1000, 60),
+    # ... and messages written, by one visitor, from one address, on one widget.
+    "widget_messages_per_visitor": Rate(30, 60),
+    "widget_messages_per_address": Rate(120, 60),
+    "widget_messages_per_channel": Rate(3000, 60),
+    # Failed logins: for one account, from one address, and everywhere at once.
+    "login_failures_per_account": Rate(10, 900),
+    "login_failures_per_address": Rate(30, 900),
+    "login_failures_global": Rate(300, 900),
+}
+# Retry ladders are bounded: each wait, and how many retries.
+MAX_RETRY_DELAY = 24 * 3600
+MAX_RETRIES = 10
+
+
 AI_PROVIDERS = ("kb", "openai", "anthropic")
 # The providers that call a language model (which also writes handoff summaries).
 LLM_PROVIDERS = ("openai", "anthropic")
@@ -43,7 +73,7 @@ class Config:
     slack_webhook_url: str | None = None
     # Seconds to wait before each retry of a failed outbound send; the
     # number of entries is the number of retries.
-    outbound_retry_delays: tuple[float, ...] = (5, 30, 120, 600)
+    outbound_retry_delays: tuple[float, ...] = (5, 30, 60, 120, 300)
     # Seconds before each retry of an outbound webhook a receiver did not accept.
     webhook_retry_delays: tuple[float, ...] = (10, 60, 300, 1800, 7200)
     # Timeout (seconds) of every call to a provider's API.
@@ -52,6 +82,18 @@ class Config:
     db_pool_size: int = 10
     # Unprocessed inbound / unsent outbound older than this is re-enqueued.
     sweep_after_seconds: int = 60
+    # Requests with a larger body are answered 413 before it is read.
+    max_body_bytes: int = 1024 * 1024
+    # How many proxies (TLS terminators, load balancers) stand in front: the
+    # client's address is the one the outermost of them saw (X-Forwarded-For).
+    trusted_proxies: int = 0
+    # (name, Rate) pairs, every name of RATE_LIMITS (a tuple: a Config is hashable).
+    rate_limits: tuple[tuple[str, Rate], ...] = tuple(RATE_LIMITS.items())
+    # When set, /metrics answers only `Authorization: Bearer <token>`.
+    metrics_token: str | None = None
+    # Hosts outbound webhooks may reach although they resolve to loopback,
+    # private or link-local addresses (every other such URL is refused).
+    webhook_allowed_hosts: tuple[str, ...] = ()
     testing: bool = False
 
     @classmethod
@@ -85,6 +127,13 @@ class Config:
                                                cls.webhook_retry_delays),
             provider_timeout=_parse_number("PROVIDER_TIMEOUT", get("PROVIDER_TIMEOUT"), cls.provider_timeout),
             db_pool_size=int(_parse_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), cls.db_pool_size)),
+            max_body_bytes=int(_parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), cls.max_body_bytes)),
+            trusted_proxies=int(_parse_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), cls.trusted_proxies)),
+            rate_limits=tuple((name, _parse_rate(f"RATE_{name.upper()}", get(f"RATE_{name.upper()}"), default))
+                              for name, default in RATE_LIMITS.items()),
+            metrics_token=get("METRICS_TOKEN"),
+            webhook_allowed_hosts=tuple(host.strip().lower().strip("[]") for host in
+                                        get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if host.strip()),
         )
         return replace(config, **overrides).validated()
 
@@ -98,14 +147,27 @@ class Config:
             )
         for name, delays in (("OUTBOUND_RETRY_DELAYS", self.outbound_retry_delays),
                              ("WEBHOOK_RETRY_DELAYS", self.webhook_retry_delays)):
-            if any(not math.isfinite(delay) or delay < 0 for delay in delays):
-                raise ConfigError(f"{name} must be comma-separated seconds, each 0 or more, not "
-                                  + repr(",".join(f"{delay:g}" for delay in delays)))
+            if len(delays) > MAX_RETRIES or any(not math.isfinite(delay) or not 0 <= delay <= MAX_RETRY_DELAY
+                                                for delay in delays):
+                raise ConfigError(f"{name} must be at most {MAX_RETRIES} comma-separated seconds, each from 0 to "
+                                  f"{MAX_RETRY_DELAY}, not " + repr(",".join(f"{delay:g}" for delay in delays)))
+        if self.max_body_bytes < 1024:
+            raise ConfigError(f"MAX_BODY_BYTES must be at least 1024, not {self.max_body_bytes}")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigError(f"TRUSTED_PROXIES must be the number of proxies in front, 0 to 5, not "
+                              f"{self.trusted_proxies}")
         if not math.isfinite(self.provider_timeout) or self.provider_timeout <= 0:
             raise ConfigError(f"PROVIDER_TIMEOUT must be a number of seconds above 0, not {self.provider_timeout!r}")
         if not self.messenger_graph_version.startswith("v"):
             raise ConfigError(f"MESSENGER_GRAPH_VERSION must look like v24.0, not {self.messenger_graph_version!r}")
         return replace(self, public_url=self.public_url.rstrip("/"))
+
+    def rates(self) -> dict[str, Rate]:
+        return dict(self.rate_limits)
+
+    def with_rates(self, **changes: Rate) -> "Config":
+        """This config with some rate limits changed (tests, benchmarks)."""
+        return replace(self, rate_limits=tuple({**self.rates(), **changes}.items()))
 
     def with_secret_key(self) -> "Config":
         """A config that has a secret key; generates a throwaway one for tests."""
@@ -126,7 +188,8 @@ class Config:
     def redacted(self) -> dict:
         """The config as a dict safe to print: secrets are masked, and so are
         the passwords of the database and Redis URLs (their hosts stay visible)."""
-        masked = {"secret_key", "openai_api_key", "anthropic_api_key", "smtp_url", "slack_webhook_url"}
+        masked = {"secret_key", "openai_api_key", "anthropic_api_key", "smtp_url", "slack_webhook_url",
+                  "metrics_token"}
         with_password = {"database_url", "redis_url"}
         redacted = {}
         for f in fields(self):
@@ -146,6 +209,19 @@ def _parse_delays(name: str, raw: str | None, default: tuple[float, ...]) -> tup
         return tuple(float(part) for part in raw.split(",") if part.strip())
     except ValueError:
         raise ConfigError(f"{name} must be comma-separated seconds, not {raw!r}") from None
+
+
+def _parse_rate(name: str, raw: str | None, default: Rate) -> Rate:
+    if raw is None:
+        return default
+    count, _, seconds = raw.partition("/")
+    try:
+        rate = Rate(int(count), int(seconds))
+    except ValueError:
+        rate = None
+    if rate is None or rate.count < 1 or rate.seconds < 1:
+        raise ConfigError(f"{name} must be COUNT/SECONDS, like 30/60 (30 per minute), not {raw!r}")
+    return rate
 
 
 def _parse_number(name: str, raw: str | None, default: float) -> float:

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, details=None):
+    def __init__(self, status: int, message: str, details=None, *, headers: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
+        self.headers = headers or {}
+
+
+def too_many(what: str, retry_after: int) -> ApiError:
+    """429 for a rate limit, with the Retry-After it names."""
+    return ApiError(429, f"too many {what}: try again in {retry_after} s", {"retry_after": retry_after},
+                    headers={"Retry-After": str(retry_after)})

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import json
 
+import pytest
+
 from tests.helpers import (
     APP_SECRET,
     PAGE_ID,
@@ -19,6 +21,7 @@ from tests.helpers import (
     add_messenger_page,
     add_whatsapp_channel,
     count,
+    fetch_all,
     messenger_batch,
     messenger_events,
     messenger_item,
@@ -228,13 +231,21 @@ def test_body_with_an_empty_entry_list_is_400(client, db):
     assert response.get_json()["error"] == "entry is empty"
 
 
-def test_message_without_mid_is_400_with_its_position(client, db):
-    add_messenger_channel(db)
+def skipped_items(db) -> list[dict]:
+    return [row["detail"] for row in fetch_all(db, "SELECT detail FROM events WHERE kind = 'webhook.item_skipped' "
+                                                   "ORDER BY id")]
+
+
+def test_signed_message_without_mid_is_acknowledged_skipped_and_recorded(client, db):
+    """Meta resends a batch until it is answered 200: what cannot be used is
+    acknowledged and recorded with its position, the rest is stored."""
+    channel = add_messenger_channel(db)
     body = messenger_events(messenger_text("m_ok", "fine"), messenger_item("message", {"text": "no mid"}))
     response = post_messenger(client, body)
-    assert response.status_code == 400
-    assert response.get_json() == {"error": "message without mid", "details": {"entry": 0, "messaging": 1}}
-    assert nothing_stored(db)
+    assert response.status_code == 200
+    assert [row["text"] for row in fetch_all(db, "SELECT text FROM messages")] == ["fine"]
+    assert skipped_items(db) == [{"channel_id": channel.id, "where": {"entry": 0, "messaging": 1},
+                                  "reason": "message without mid"}]
 
 
 def test_unknown_page_is_404_and_stores_nothing(client, db):
@@ -604,8 +615,9 @@ def test_read_receipt_is_not_a_message(client, db, run_jobs, redis):
     assert queued_jobs(redis) == 0
 
 
-def test_non_numeric_watermark_is_400(client, db):
+@pytest.mark.parametrize("watermark", ["soon", 10**30, -1, True, None])
+def test_unusable_watermark_is_acknowledged_and_recorded(client, db, watermark):
     add_messenger_channel(db)
-    response = post_messenger(client, messenger_events(messenger_item("read", {"watermark": "soon"})))
-    assert response.status_code == 400
-    assert response.get_json()["error"] == "read without a numeric watermark"
+    response = post_messenger(client, messenger_events(messenger_item("read", {"watermark": watermark})))
+    assert response.status_code == 200
+    assert [item["reason"] for item in skipped_items(db)] == ["read without a numeric watermark"]

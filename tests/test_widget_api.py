@@ -95,7 +95,7 @@ def test_invalid_session_body_is_400(client, channel, body, field):
 def test_session_body_must_be_a_json_object(client, channel):
     response = client.post(f"/api/widget/{channel.address}/session", data="[1, 2]", content_type="application/json")
     assert response.status_code == 400
-    assert response.get_json()["error"] == "expected a JSON object"
+    assert response.get_json()["error"] == "the request body must be a JSON object"
 
 
 def test_name_and_email_are_recorded_on_the_visitor_contact(client, db, channel):
@@ -226,7 +226,7 @@ def test_message_body_must_be_json(client, channel):
     response = client.post("/api/widget/messages", data="text=hello", headers=bearer(session["visitor_token"]),
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
-    assert response.get_json()["error"] == "expected a JSON object"
+    assert response.get_json()["error"] == "the request body must be a JSON object"
 
 
 def test_bad_after_is_400(client, channel):

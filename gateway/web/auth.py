@@ -14,7 +14,6 @@ cookie that changes something must send the same token in X-CSRF-Token
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import logging
 import secrets
@@ -36,6 +35,7 @@ from flask import (
 )
 from redis.exceptions import RedisError
 
+from gateway import ratelimit
 from gateway.services import services
 from gateway.store import agents
 from gateway.web.errors import error_response
@@ -48,9 +48,6 @@ CSRF_FORM_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 # A session older than this must log in again, even if the browser kept its cookie.
 SESSION_MAX_AGE_SECONDS = 12 * 3600
-# Failed logins allowed per email and client address within the window.
-LOGIN_FAILURES_ALLOWED = 10
-LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 # Longer input is refused before hashing (scrypt on megabytes costs the server).
 MAX_EMAIL_LENGTH = 254
 MAX_PASSWORD_LENGTH = 1024
@@ -227,47 +224,67 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-# --- Failed-login rate limit (Redis) -------------------------------------------------------
+# --- Failed-login rate limits (gateway/ratelimit.py) ----------------------------------------
+#
+# Failures are counted per account (the email tried), per client address and
+# for the whole deployment. Past the address limit that address may not try
+# again for a while: password spraying from one place stops. Past the account
+# or the global limit, only the addresses this account logged in from before
+# may still try: an attacker can slow an agent down from elsewhere, but not
+# lock them out of the places where they work.
 
-def _failures_key(email: str) -> str:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return f"handoff:login-failures:{digest}:{request.remote_addr or 'unknown'}"
+KNOWN_ADDRESSES_SECONDS = 30 * 24 * 3600
+
+
+def _account(email: str) -> str:
+    return email.strip().lower()
+
+
+def _known_key(email: str) -> str:
+    return ratelimit.subject_key("login_known_addresses", _account(email))
 
 
 def _login_blocked_for(email: str) -> int:
-    """Seconds until this email may be tried again from this address (0: now).
-
-    If Redis is down, logins are not limited (PostgreSQL still checks the
-    password): locking every agent out would be worse.
-    """
-    redis = services().redis
-    try:
-        key = _failures_key(email)
-        failures = int(redis.get(key) or 0)
-        if failures < LOGIN_FAILURES_ALLOWED:
-            return 0
-        return max(int(redis.ttl(key)), 1)
-    except RedisError as error:
-        log.warning("login rate limit unavailable (Redis: %s)", error)
+    """Seconds until this email may be tried again from this address (0: now)."""
+    svc, address = services(), client_address()
+    blocked = ratelimit.exceeded(svc.redis, svc.config.rates(), [("login_failures_per_address", address)])
+    if blocked:
+        return blocked
+    blocked = ratelimit.exceeded(svc.redis, svc.config.rates(), [
+        ("login_failures_per_account", _account(email)), ("login_failures_global", "all")])
+    if blocked and _known_address(email, address):
         return 0
+    return blocked
+
+
+def _known_address(email: str, address: str) -> bool:
+    try:
+        return bool(services().redis.sismember(_known_key(email), address))
+    except RedisError:
+        return False
 
 
 def _record_login_failure(email: str) -> None:
-    key = _failures_key(email)
+    svc = services()
+    ratelimit.hit(svc.redis, svc.config.rates(), [
+        ("login_failures_per_account", _account(email)), ("login_failures_per_address", client_address()),
+        ("login_failures_global", "all")])
+
+
+def _remember_login_address(email: str) -> None:
     try:
-        with services().redis.pipeline() as pipe:
-            pipe.set(key, 0, ex=LOGIN_FAILURE_WINDOW_SECONDS, nx=True)  # the window starts at the first failure
-            pipe.incr(key)
+        with services().redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(_known_key(email), client_address())
+            pipe.expire(_known_key(email), KNOWN_ADDRESSES_SECONDS)
             pipe.execute()
     except RedisError as error:
-        log.warning("could not record a failed login (Redis: %s)", error)
+        log.warning("could not remember a login address (Redis: %s)", error)
 
 
-def _clear_login_failures(email: str) -> None:
-    try:
-        services().redis.delete(_failures_key(email))
-    except RedisError:
-        pass
+def client_address() -> str:
+    """The client's address: the connection's, or behind TRUSTED_PROXIES
+    proxies the one the outermost proxy saw (ProxyFix in create_app)."""
+    return request.remote_addr or "unknown"
 
 
 # --- Views ----------------------------------------------------------------------------------
@@ -293,7 +310,7 @@ def login():
     if blocked_for:
         minutes = -(-blocked_for // 60)
         response = make_response(_login_page(
-            error=f"Too many failed attempts for this email. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+            error=f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
             email=email, status=429))
         response.headers["Retry-After"] = str(blocked_for)
         return response
@@ -304,10 +321,10 @@ def login():
             agent = agents.authenticate(conn, email, password)
     if agent is None:
         _record_login_failure(email)
-        log.info("failed login from %s", request.remote_addr)
+        log.info("failed login from %s", client_address())
         return _login_page(error="Wrong email or password.", email=email)
 
-    _clear_login_failures(email)
+    _remember_login_address(email)
     session.clear()  # nothing from before the login survives it (session fixation)
     session["agent_id"] = agent["id"]
     session["logged_in_at"] = int(time.time())

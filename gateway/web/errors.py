@@ -26,7 +26,9 @@ def error_response(status: int, message: str, details=None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
-        return error_response(error.status, error.message, error.details)
+        response, status = error_response(error.status, error.message, error.details)
+        response.headers.update(error.headers)
+        return response, status
 
     @app.errorhandler(MalformedPayload)
     def malformed(error: MalformedPayload):

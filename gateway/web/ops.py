@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import hmac
+
+from flask import Blueprint, Response, jsonify, request
 from psycopg import Error as DatabaseError
 from redis.exceptions import RedisError
 
@@ -38,6 +40,14 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
+    """Prometheus metrics; with METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    expected = services().config.metrics_token
+    if expected:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            response = jsonify(error="metrics need Authorization: Bearer <METRICS_TOKEN>")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response, 401
     lines = _gauge("handoff_queue_length", "Jobs waiting in each RQ queue.",
                    [({"queue": name}, queue(services().redis, name).count) for name in QUEUES])
     with services().pool.connection() as conn:

@@ -18,12 +18,16 @@ from gateway import live
 from gateway.conversations import intake
 from gateway.db import transaction
 from gateway.services import services
+from gateway.store import events as events_store
 from gateway.store.channels import ChannelRow
 from gateway.web.errors import ApiError
 from gateway.web.intake import after_commit, channel_or_404
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
+
+# The audit event of a signed webhook item that was acknowledged but not used.
+SKIPPED_EVENT = "webhook.item_skipped"
 
 
 def signed_url() -> str:
@@ -108,9 +112,14 @@ def messenger_events():
         if not messenger.verify_signature(channel.credentials.get("app_secret", ""), raw, signature):
             log.warning("rejected Messenger webhook for page %s: bad signature", page_id)
             raise ApiError(403, "invalid X-Hub-Signature-256")
-    events = messenger.parse_events(body)
+    events, skipped = messenger.parse_events(body)
     stored, touched = [], set()
     with transaction(services().pool) as conn:
+        for item in skipped:
+            # Acknowledged with the batch (Meta would resend it forever), and recorded.
+            log.warning("Messenger webhook for page %s: skipped item %s: %s", item.page_id, item.where, item.reason)
+            events_store.record_event(conn, SKIPPED_EVENT, detail={
+                "channel_id": channels[item.page_id].id, "where": item.where, "reason": item.reason})
         for event in events:
             channel = channels[event.channel_address]
             if isinstance(event, InboundMessage):

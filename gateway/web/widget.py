@@ -21,13 +21,15 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from channels import web
-from gateway import live
+from gateway import live, ratelimit
+from gateway.errors import too_many
 from gateway.conversations import intake
 from gateway.db import transaction
 from gateway.services import Services, services
 from gateway.store import visitors
 from gateway.store.channels import ChannelRow, get_channel
 from gateway.web import sse
+from gateway.web.bodies import json_object
 from gateway.web.errors import ApiError
 from gateway.web.intake import after_commit, channel_or_404
 
@@ -106,19 +108,17 @@ def cross_origin_headers(response: Response) -> Response:
     return response
 
 
+def limit(what: str, checks: list[tuple[str, str]]) -> None:
+    """429 with Retry-After once one of the checks is over its rate."""
+    retry_after = ratelimit.hit(services().redis, services().config.rates(), checks)
+    if retry_after:
+        log.info("widget %s rate-limited (%s)", what, ", ".join(name for name, _ in checks))
+        raise too_many(what, retry_after)
+
+
 def bearer_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
-
-
-def json_body() -> dict:
-    """The request's JSON object; an empty body is an empty object."""
-    if not request.get_data(cache=True):
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "expected a JSON object")
-    return body
 
 
 # --- endpoints ---------------------------------------------------------------------------
@@ -129,7 +129,9 @@ def start_session(widget_key: str):
     """A new visitor, or the one the token names (a returning visitor keeps their
     conversation). A name or email is recorded on the visitor's contact."""
     channel = admit(channel_or_404(web.kind, widget_key))
-    body = SessionBody().load(json_body())
+    limit("sessions", [("widget_sessions_per_address", request.remote_addr or ""),
+                       ("widget_sessions_per_channel", str(channel.id))])
+    body = SessionBody().load(json_object(empty_allowed=True))
     secret = services().config.secret_key
     visitor = web.read_visitor_token(secret, body["visitor_token"])
     if visitor is None or visitor.channel_id != channel.id:
@@ -151,7 +153,10 @@ def start_session(widget_key: str):
 def post_message():
     """Store the visitor's message (a resend of the same client_id changes nothing)."""
     visitor, channel = authenticated_visitor(bearer_token())
-    message = web.parse_message(channel.address, visitor, request.get_json(silent=True))
+    limit("messages", [("widget_messages_per_visitor", f"{channel.id}:{visitor.visitor_id}"),
+                       ("widget_messages_per_address", request.remote_addr or ""),
+                       ("widget_messages_per_channel", str(channel.id))])
+    message = web.parse_message(channel.address, visitor, json_object())
     with transaction(services().pool) as conn:
         stored = intake.store_inbound_message(conn, channel, message)
         row = visitors.message_by_provider_id(conn, channel.id, message.provider_message_id)

@@ -19,7 +19,7 @@ def test_empty_environment_gives_the_documented_defaults():
     assert config.public_url == "http://127.0.0.1:8000"
     assert config.twilio_api_base_url == "https://api.twilio.com"
     assert config.ai_provider == "kb"
-    assert config.outbound_retry_delays == (5, 30, 120, 600)
+    assert config.outbound_retry_delays == (5, 30, 60, 120, 300)
     assert config.provider_timeout == 10.0
     assert config.db_pool_size == 10
 
@@ -56,7 +56,7 @@ def test_empty_variables_count_as_unset():
     assert config.database_url is None
     assert config.public_url == "http://127.0.0.1:8000"
     assert config.ai_provider == "kb"
-    assert config.outbound_retry_delays == (5, 30, 120, 600)
+    assert config.outbound_retry_delays == (5, 30, 60, 120, 300)
 
 
 def test_public_url_may_carry_a_path_prefix():
@@ -121,7 +121,7 @@ def test_redacted_keeps_what_helps_debugging():
     assert redacted["redis_url"] == "redis://cache.internal:6379/0"
     assert redacted["public_url"] == "https://support.example.com"
     assert redacted["openai_api_key"] is None  # unset stays visibly unset
-    assert redacted["outbound_retry_delays"] == (5, 30, 120, 600)
+    assert redacted["outbound_retry_delays"] == (5, 30, 60, 120, 300)
 
 
 def test_app_needs_database_and_redis_urls():

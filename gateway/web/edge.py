@@ -1,0 +1,66 @@
+"""What every request passes before its view: a bounded body, and a URL,
+query and form whose text PostgreSQL can store.
+
+- The body: a declared Content-Length over MAX_BODY_BYTES is answered 413
+  before a byte of it is read; a body sent without one (chunked) is cut off
+  by Flask's MAX_CONTENT_LENGTH when it grows past the limit, also a 413.
+  Both answer with Connection: close, so that the server does not read the
+  rest of a body nobody wants. This works under any WSGI server.
+- Text: a NUL in the path, a query parameter or a form field is a 400 naming
+  the parameter (PostgreSQL refuses NUL, and no legitimate client sends one).
+  Werkzeug decodes URLs and forms with replacement characters, so they never
+  hold an unpaired surrogate; JSON bodies are checked where they are read
+  (gateway/web/bodies.py).
+
+Twilio signs its form, but it does not retry an answer that is not a
+connection failure by default, so a NUL in a signed field is refused too.
+"""
+
+from __future__ import annotations
+
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from channels.base import text_problem
+from gateway.errors import ApiError
+from gateway.web.errors import error_response
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def too_large(limit: int):
+    response, status = error_response(413, f"the request body is larger than {limit} bytes",
+                                      {"max_body_bytes": limit})
+    response.headers["Connection"] = "close"
+    return response, status
+
+
+def register(app: Flask, *, max_body_bytes: int) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+
+    @app.before_request
+    def bounded_body():
+        if request.content_length is not None and request.content_length > max_body_bytes:
+            return too_large(max_body_bytes)
+        return None
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def body_too_large(error) -> tuple[Response, int]:
+        return too_large(max_body_bytes)
+
+    @app.before_request
+    def storable_text():
+        problem = text_problem(request.path)
+        if problem:
+            raise ApiError(400, f"the URL path {problem}")
+        parts = [("query parameter", request.args)]
+        if request.mimetype in FORM_TYPES:
+            parts.append(("form field", request.form))
+        for what, values in parts:
+            for name, value in values.items(multi=True):
+                problem = text_problem(name) or text_problem(value)
+                if problem:
+                    raise ApiError(400, f"the {what} {name!r} {problem}"[:200])
+        return None
