@@ -21,6 +21,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = (config or Config.from_env()).require_services().with_secret_key()
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.json = HandoffJSONProvider(app)
+    app.url_map.converters["int"] = edge.IdConverter  # before any blueprint's routes are built
     app.config.update(SECRET_KEY=config.secret_key, TESTING=config.testing,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config.public_url.startswith("https://"))

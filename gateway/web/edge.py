@@ -2,10 +2,11 @@
 query and form whose text PostgreSQL can store.
 
 - The body: a declared Content-Length over MAX_BODY_BYTES is answered 413
-  before a byte of it is read; a body sent without one (chunked) is cut off
-  by Flask's MAX_CONTENT_LENGTH when it grows past the limit, also a 413.
-  Both answer with Connection: close, so that the server does not read the
-  rest of a body nobody wants. This works under any WSGI server.
+  before a byte of it is read; a body sent without one (chunked) is read
+  through Flask's MAX_CONTENT_LENGTH, one byte over the limit at most, and
+  is a 413 when there is more. Both answer with Connection: close, so that
+  the server does not read the rest of a body nobody wants. This works
+  under any WSGI server.
 - Text: a NUL in the path, a query parameter or a form field is a 400 naming
   the parameter (PostgreSQL refuses NUL, and no legitimate client sends one).
   Werkzeug decodes URLs and forms with replacement characters, so they never
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
-from channels.base import text_problem
+from channels.base import INT64, text_problem
 from gateway.errors import ApiError
 from gateway.web.errors import error_response
 
@@ -37,12 +39,25 @@ def too_large(limit: int):
     return response, status
 
 
+class IdConverter(IntegerConverter):
+    """<int:...> in routes: an id PostgreSQL's bigint can hold (a larger one is a 404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", INT64[1])
+        super().__init__(url_map, *args, **kwargs)
+
+
 def register(app: Flask, *, max_body_bytes: int) -> None:
-    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    # Werkzeug stops reading a body of unknown length at this limit without
+    # saying so: one byte more tells a body over the limit from one at it.
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes + 1
 
     @app.before_request
     def bounded_body():
-        if request.content_length is not None and request.content_length > max_body_bytes:
+        if request.content_length is not None:
+            if request.content_length > max_body_bytes:
+                return too_large(max_body_bytes)
+        elif request.environ.get("wsgi.input_terminated") and len(request.get_data(cache=True)) > max_body_bytes:
             return too_large(max_body_bytes)
         return None
 

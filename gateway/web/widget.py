@@ -21,6 +21,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from channels import web
+from channels.base import INT64
 from gateway import live, ratelimit
 from gateway.errors import too_many
 from gateway.conversations import intake
@@ -50,11 +51,12 @@ class TranscriptQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=INT64[1]))
 
 
 class StreamQuery(TranscriptQuery):
-    last_event_id = fields.Integer(data_key="Last-Event-ID", load_default=None, validate=validate.Range(min=0))
+    last_event_id = fields.Integer(data_key="Last-Event-ID", load_default=None,
+                                   validate=validate.Range(min=0, max=INT64[1]))
 
 
 # --- channel, visitor, origin --------------------------------------------------------

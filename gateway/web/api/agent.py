@@ -35,6 +35,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from channels.base import INT64
 from gateway import live
 from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
@@ -73,7 +74,7 @@ class QueueQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    team = fields.Integer(load_default=None)
+    team = fields.Integer(load_default=None, validate=validate.Range(min=0, max=INT64[1]))
 
 
 class TicketQuery(Schema):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from channels.base import INT64
 from gateway.desk.access import access_of
 from gateway.desk.actions import now_utc
 from gateway.desk.views import conversation_view
@@ -37,6 +38,8 @@ def index():
     if status is not None and status not in conversations.STATUSES:
         abort(400, f"unknown status {status!r}: use one of {', '.join(conversations.STATUSES)}")
     before_id = request.args.get("before", type=int)
+    if before_id is not None and not 0 <= before_id <= INT64[1]:
+        abort(400, "before must be a conversation id")
     with services().pool.connection() as conn:
         visible_to = access_of(conn, current_agent()).sql_params()
         rows = conversations.inbox_list(conn, visible_to, status=status, before_id=before_id, limit=PAGE_SIZE + 1)
