@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from http import HTTPStatus
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Mapping, Protocol, Sequence
@@ -228,6 +229,47 @@ class SendError(Exception):
         super().__init__(message)
         self.transient = transient
         self.code = code
+
+
+def transport_failure(error: BaseException, timeout: float | None = None) -> str:
+    """A failed HTTP call (requests) in a few words for a person: "connection
+    refused", "no answer within 10 s". Never the server's own text, which may
+    be anything (an internal page, a secret in a URL)."""
+    chain = []
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__ or (error.args[0] if error.args and isinstance(
+            error.args[0], BaseException) else None) or getattr(error, "reason", None)
+        if isinstance(error, str):
+            break
+    names = {type(item).__name__ for item in chain}
+    refused = next((item for item in chain if type(item).__name__ == "RefusedTarget"), None)
+    if refused is not None:
+        return str(refused)
+    waited = f" within {timeout:g} s" if timeout else ""
+    if names & {"ConnectTimeout", "ConnectTimeoutError"}:
+        return f"could not connect{waited} (timed out)"
+    if names & {"ReadTimeout", "ReadTimeoutError", "TimeoutError", "Timeout"}:
+        return f"no answer{waited}"
+    if names & {"NameResolutionError", "gaierror"}:
+        return "the host name does not resolve"
+    if names & {"SSLError", "SSLCertVerificationError"}:
+        return "the TLS handshake failed"
+    if names & {"ConnectionRefusedError"}:
+        return "connection refused"
+    if names & {"ConnectionResetError", "RemoteDisconnected", "ProtocolError", "ChunkedEncodingError"}:
+        return "the connection was closed before an answer"
+    if names & {"TooManyRedirects"}:
+        return "redirected (redirects are not followed)"
+    return f"network error ({type(chain[0]).__name__})"
+
+
+def http_failure(status: int) -> str:
+    """An HTTP status in words: "HTTP 503 Service Unavailable"."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
 
 
 def transient_http_status(status: int) -> bool:

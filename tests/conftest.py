@@ -35,6 +35,7 @@ TEST_DATABASE = os.environ.get("HANDOFF_TEST_DATABASE", "handoff_test")
 TEST_REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "15"))
 PUBLIC_URL = "https://handoff.example.com"
 ADMIN_EMAIL = "admin@example.com"
+WEBHOOK_TEST_HOSTS = ("127.0.0.1", "example.com", "crm.example.com", "hooks.example.com")
 
 
 def _with_database(url: str, database: str) -> str:
@@ -114,6 +115,8 @@ def config(database_url, redis_url, fake_twilio, fake_graph) -> Config:
         outbound_retry_delays=(0, 0),
         provider_timeout=5,
         db_pool_size=4,
+        # The receivers of these tests: local stand-ins, and names that do not resolve here.
+        webhook_allowed_hosts=WEBHOOK_TEST_HOSTS,
         testing=True,
     )
 

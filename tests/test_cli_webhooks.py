@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from gateway.cli.webhooks import webhook
 from gateway.store import webhooks
-from tests.conftest import PUBLIC_URL
+from tests.conftest import PUBLIC_URL, WEBHOOK_TEST_HOSTS
 from tests.fakes.recorder import RecordingServer
 from tests.helpers import fetch_all
 from workers.notify import deliver_webhook
@@ -24,7 +24,7 @@ URL = "https://crm.example.com/hooks/handoff"
 def handoff_webhook(database_url, redis_url):
     runner = CliRunner()
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PUBLIC_URL": PUBLIC_URL,
-           "SECRET_KEY": "test-secret-key"}
+           "SECRET_KEY": "test-secret-key", "WEBHOOK_ALLOWED_HOSTS": ",".join(WEBHOOK_TEST_HOSTS)}
 
     def invoke(*args, **env_overrides):
         return runner.invoke(webhook, list(args), env={**env, **env_overrides}, catch_exceptions=False)
@@ -77,7 +77,7 @@ def test_list_shows_the_last_delivery(handoff_webhook, db):
     assert delivery_line.split()[:5] == ["delivery", str(delivery_id), "message.created", "retrying", "1"]
     assert next_line.strip().startswith("next attempt ")
     assert attempt_line.split()[:2] == ["attempt", "1"]
-    assert attempt_line.endswith("ms  HTTP 503 busy")
+    assert attempt_line.endswith("ms  HTTP 503 Service Unavailable")
 
 
 def test_an_empty_list_says_how_to_add(handoff_webhook):

@@ -166,7 +166,7 @@ def test_a_server_error_then_success_makes_two_attempts(config, db, redis, run_j
     row = delivery(db, delivery_id)
     assert row["delivered_at"] is not None and row["failed_at"] is None
     assert (row["attempts"], row["last_status"], row["last_error"]) == (2, 200, None)
-    assert attempts(db, delivery_id) == [(1, 500, "HTTP 500 <h1>Internal Server Error</h1>"), (2, 200, None)]
+    assert attempts(db, delivery_id) == [(1, 500, "HTTP 500 Internal Server Error"), (2, 200, None)]  # not its body
 
 
 def test_retries_exhausted_fail_the_delivery(config, db, redis, run_jobs, receiver):
@@ -196,7 +196,7 @@ def test_an_unreachable_receiver_is_an_attempt_with_an_error(config, db, redis, 
 
     recorded = attempts(db, delivery_id)
     assert [(attempt, status) for attempt, status, _ in recorded] == [(1, None), (2, None)]
-    assert all(error.startswith("ConnectionError: ") for _, _, error in recorded)
+    assert [error for _, _, error in recorded] == ["connection refused"] * 2
     assert delivery(db, delivery_id)["failed_at"] is not None
 
 
@@ -209,7 +209,7 @@ def test_a_redirect_is_not_followed(config, db, redis, run_jobs, receiver):
     run_jobs()
 
     assert len(receiver.requests) == 1
-    assert attempts(db, delivery_id) == [(1, 302, "HTTP 302 moved")]
+    assert attempts(db, delivery_id) == [(1, 302, "HTTP 302 Found")]
     assert delivery(db, delivery_id)["failed_at"] is not None
 
 
@@ -250,7 +250,7 @@ def test_410_gone_deactivates_the_subscription(db, redis, run_jobs, receiver):
     assert len(receiver.requests) == 1
     assert fetch_one(db, "SELECT active FROM webhook_subscriptions WHERE id = %s", subscription["id"])["active"] is False
     assert delivery(db, gone)["failed_at"] is not None
-    assert attempts(db, gone) == [(1, 410, 'HTTP 410 {"error": "this hook was deleted"}')]
+    assert attempts(db, gone) == [(1, 410, "HTTP 410 Gone")]
     left = delivery(db, waiting)
     assert left["failed_at"] is not None and left["last_error"] == "the subscription was deactivated"
     assert deliver_webhook(waiting) == "not due"

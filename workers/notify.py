@@ -42,7 +42,8 @@ import time
 
 import requests
 
-from gateway import queues
+from channels.base import http_failure, transport_failure
+from gateway import queues, webhook_targets
 from gateway.config import Config
 from gateway.db import transaction
 from gateway.store import teams, webhooks
@@ -50,11 +51,7 @@ from workers import context, mailer
 
 log = logging.getLogger(__name__)
 
-# Seconds before each retry of a failed delivery; one more attempt than delays.
 USER_AGENT = "Handoff-Webhooks/1"
-# Characters of a failed response's body kept with the attempt.
-ERROR_BODY_PREVIEW = 200
-MAX_ERROR_LENGTH = 500
 
 
 class NotificationError(Exception):
@@ -80,11 +77,14 @@ def deliver_webhook(delivery_id: int) -> str:
         log.info("webhook delivery %s is not due (delivered, failed, inactive, or another worker has it)",
                  delivery_id)
         return "not due"
-    status, error, duration_ms = _post(claimed, ctx.config.provider_timeout)
+    status, error, duration_ms = _post(claimed, ctx.config)
     attempt, subscription_id = claimed["attempts"], claimed["subscription_id"]
     delays = ctx.config.webhook_retry_delays
     with transaction(ctx.pool) as conn:
-        webhooks.record_attempt(conn, delivery_id, attempt, status=status, error=error, duration_ms=duration_ms)
+        if not webhooks.record_attempt(conn, delivery_id, attempt, status=status, error=error,
+                                       duration_ms=duration_ms):
+            log.info("webhook delivery %s: its subscription was deleted during the attempt", delivery_id)
+            return "deleted"
         if status is not None and 200 <= status < 300:
             webhooks.mark_delivered(conn, delivery_id)
             outcome = "delivered"
@@ -113,8 +113,12 @@ def deliver_webhook(delivery_id: int) -> str:
     return outcome
 
 
-def _post(claimed: dict, timeout: float) -> tuple[int | None, str | None, int]:
-    """POST the delivery's envelope, signed: (HTTP status or None, error or None, duration in ms)."""
+def _post(claimed: dict, config: Config) -> tuple[int | None, str | None, int]:
+    """POST the delivery's envelope, signed: (HTTP status or None, a short
+    reason or None, duration in ms). Only to the addresses
+    gateway/webhook_targets.py allows; the reason is the status or the kind
+    of network failure, never what the receiver answered (it may be an
+    internal service's page)."""
     body = json.dumps(claimed["payload"], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     headers = {
         "Content-Type": "application/json",
@@ -125,20 +129,18 @@ def _post(claimed: dict, timeout: float) -> tuple[int | None, str | None, int]:
     }
     started = time.monotonic()
     try:
-        with requests.post(claimed["url"], data=body, headers=headers, timeout=timeout, allow_redirects=False,
-                           stream=True) as response:
-            status, error = response.status_code, None
-            if not 200 <= status < 300:
-                preview = next(response.iter_content(ERROR_BODY_PREVIEW), b"").decode("utf-8", "replace")
-                error = " ".join(f"HTTP {status} {preview}".split())
+        with webhook_targets.session(config.webhook_allowed_hosts) as http, \
+                http.post(claimed["url"], data=body, headers=headers, timeout=config.provider_timeout,
+                          allow_redirects=False, stream=True) as response:  # the body is never read
+            status = response.status_code
+            error = None if 200 <= status < 300 else http_failure(status)
     except requests.RequestException as exception:
-        status, error = None, f"{type(exception).__name__}: {exception}"[:MAX_ERROR_LENGTH]
+        status, error = None, transport_failure(exception, config.provider_timeout)
     return status, error, round((time.monotonic() - started) * 1000)
 
 
 def _short(status: int | None, error: str | None) -> str:
-    """For the log: the status, or the kind of network error (its text names the URL)."""
-    return f"HTTP {status}" if status is not None else (error or "").partition(":")[0]
+    return error or f"HTTP {status}"
 
 
 # --- people -------------------------------------------------------------------------------------

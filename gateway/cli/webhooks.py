@@ -1,7 +1,8 @@
 """`handoff webhook add|list|remove|deliveries`: outbound webhook subscriptions.
 
 gateway/cli/__init__.py attaches the group. The rules are the admin API's
-(gateway/web/api/admin_webhooks.py, whose checks it uses): an http(s) URL,
+(gateway/web/api/admin_webhooks.py, whose checks it uses): an http(s) URL to
+a public address (gateway/webhook_targets.py),
 events from gateway.events.WEBHOOK_EVENTS or '*', and the signing
 secret printed once, when it is generated.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import click
 
 from gateway.cli.support import database, plural
+from gateway.config import Config
 from gateway.store import webhooks
 from gateway.web.api.admin_webhooks import EVENT_CHOICES, webhook_url_problem
 
@@ -21,7 +23,7 @@ def webhook() -> None:
 
 
 def validate_url(ctx, param, value: str) -> str:
-    problem = webhook_url_problem(value)
+    problem = webhook_url_problem(value, Config.from_env().webhook_allowed_hosts)
     if problem:
         raise click.BadParameter(problem)
     return value

@@ -145,7 +145,13 @@ def claim_delivery(conn, delivery_id: int) -> dict | None:
 
 
 def record_attempt(conn, delivery_id: int, attempt: int, *, status: int | None, error: str | None,
-                   duration_ms: int) -> None:
+                   duration_ms: int) -> bool:
+    """Record one attempt; False if the delivery is gone (its subscription was
+    deleted meanwhile). The delivery stays locked until commit, so a deletion
+    waits for the rest of the caller's transaction."""
+    if conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = %(id)s FOR UPDATE", {"id": delivery_id}
+                    ).fetchone() is None:
+        return False
     conn.execute(
         """
         WITH attempt AS (
@@ -157,6 +163,7 @@ def record_attempt(conn, delivery_id: int, attempt: int, *, status: int | None, 
         {"delivery_id": delivery_id, "attempt": attempt, "status": status, "error": error,
          "duration_ms": duration_ms},
     )
+    return True
 
 
 def mark_delivered(conn, delivery_id: int) -> None:

@@ -27,7 +27,7 @@ from flask import Blueprint, jsonify, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate
 from redis.exceptions import RedisError
 
-from gateway import queues
+from gateway import queues, webhook_targets
 from gateway.db import transaction
 from gateway.events import WEBHOOK_EVENTS, envelope
 from gateway.services import services
@@ -47,8 +47,9 @@ MAX_URL_LENGTH = 2000
 MAX_DELIVERIES = 100
 
 
-def webhook_url_problem(url: str) -> str | None:
-    """Why `url` cannot receive webhooks, or None when it can."""
+def webhook_url_problem(url: str, allowed_hosts: tuple[str, ...]) -> str | None:
+    """Why `url` cannot receive webhooks, or None when it can: its shape,
+    then where it resolves to (gateway/webhook_targets.py)."""
     if len(url) > MAX_URL_LENGTH:
         return f"at most {MAX_URL_LENGTH} characters"
     try:
@@ -58,11 +59,11 @@ def webhook_url_problem(url: str) -> str | None:
         return "not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
-    return None
+    return webhook_targets.refusal(url, allowed_hosts)
 
 
 def _check_url(url: str) -> None:
-    problem = webhook_url_problem(url)
+    problem = webhook_url_problem(url, services().config.webhook_allowed_hosts)
     if problem:
         raise ValidationError(problem)
 
