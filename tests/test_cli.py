@@ -321,7 +321,7 @@ def test_agent_password_resets_it(handoff, database_url):
     handoff("agent", "add", "--email", "a@example.com", "--name", "A", "--password-stdin", input="first password\n")
     result = handoff("agent", "password", "--email", "A@example.com", "--password-stdin", input="second password\n")
     assert result.exit_code == 0, result.output
-    assert result.output == "password changed for A@example.com\n"
+    assert result.output == "password changed for A@example.com; 0 sessions ended and the API token revoked\n"
     with psycopg.connect(database_url, row_factory=dict_row) as conn:
         assert authenticate(conn, "a@example.com", "first password") is None
         assert authenticate(conn, "a@example.com", "second password") is not None

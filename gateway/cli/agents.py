@@ -1,4 +1,4 @@
-"""`handoff agent`: add agents, set passwords, issue API tokens (and,
+"""`handoff agent`: add agents, set passwords, disable agents, issue API tokens (and,
 through gateway/cli/teams.py, presence and capacity)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from gateway.cli.support import database, load_config, not_blank
+from gateway.cli.support import database, load_config, not_blank, plural
 from gateway.cli.teams import agent_capacity, agent_status
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -67,8 +67,8 @@ def add_agent(email: str, name: str, admin: bool, password_stdin: bool) -> None:
 @click.option("--email", required=True, callback=validate_email, help="The agent's login.")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of standard input.")
 def agent_password(email: str, password_stdin: bool) -> None:
-    """Set a new password for an agent (e.g. the demo admin)."""
-    from gateway.store import agents
+    """Set a new password for an agent (e.g. the demo admin); their sessions and API token end."""
+    from gateway.store import agents, sessions
 
     config = load_config()
     with database(config) as conn:
@@ -78,7 +78,24 @@ def agent_password(email: str, password_stdin: bool) -> None:
     password = read_password(password_stdin)
     with database(config) as conn:
         agents.set_password(conn, agent_id, password)
-    click.echo(f"password changed for {email}")
+        ended = sessions.end_credentials(conn, agent_id)
+    click.echo(f"password changed for {email}; {plural(ended, 'session')} ended and the API token revoked")
+
+
+@agent.command("disable")
+@click.option("--email", required=True, callback=validate_email, help="The agent's login.")
+def agent_disable(email: str) -> None:
+    """Disable an agent: they cannot log in, and their sessions and API token end now."""
+    from gateway.store import agents, sessions
+
+    with database(load_config()) as conn:
+        agent_id = agents.agent_id_by_email(conn, email)
+        if agent_id is None:
+            raise click.ClickException(f"no agent has the email {email}")
+        if not agents.disable_agent(conn, agent_id):
+            raise click.ClickException(f"{email} is already disabled")
+        ended = sessions.end_credentials(conn, agent_id)
+    click.echo(f"disabled {email}; {plural(ended, 'session')} ended and the API token revoked")
 
 
 @agent.command("token")

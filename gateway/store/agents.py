@@ -140,6 +140,15 @@ def update_agent(conn, agent_id: int, *, name: str | None = None, is_admin: bool
     )
 
 
+def disable_agent(conn, agent_id: int) -> bool:
+    """The agent can no longer log in, and is offline; False if already disabled.
+    (End their sessions too: sessions.end_credentials.)"""
+    return conn.execute(
+        "UPDATE agents SET disabled_at = now(), presence = 'offline', presence_expires_at = NULL "
+        "WHERE id = %(id)s AND disabled_at IS NULL", {"id": agent_id},
+    ).rowcount > 0
+
+
 def agent_name(conn, agent_id: int) -> str | None:
     """The agent's name, disabled or not (get_agent only finds active agents)."""
     row = conn.execute("SELECT name FROM agents WHERE id = %(id)s", {"id": agent_id}).fetchone()

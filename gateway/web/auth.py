@@ -17,7 +17,6 @@ import functools
 import hmac
 import logging
 import secrets
-import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -37,7 +36,7 @@ from redis.exceptions import RedisError
 
 from gateway import ratelimit
 from gateway.services import services
-from gateway.store import agents
+from gateway.store import agents, sessions
 from gateway.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -48,6 +47,8 @@ CSRF_FORM_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 # A session older than this must log in again, even if the browser kept its cookie.
 SESSION_MAX_AGE_SECONDS = 12 * 3600
+# The session cookie holds the token of a server-side session (gateway/store/sessions.py).
+SESSION_TOKEN_KEY = "session_token"
 # Longer input is refused before hashing (scrypt on megabytes costs the server).
 MAX_EMAIL_LENGTH = 254
 MAX_PASSWORD_LENGTH = 1024
@@ -113,15 +114,12 @@ def current_agent() -> dict | None:
 
 
 def _agent_from_session() -> dict | None:
-    agent_id, logged_in_at = session.get("agent_id"), session.get("logged_in_at")
-    if not isinstance(agent_id, int) or not isinstance(logged_in_at, (int, float)):
-        return None
-    if time.time() - logged_in_at > SESSION_MAX_AGE_SECONDS:
-        session.clear()
+    token = session.get(SESSION_TOKEN_KEY)
+    if not isinstance(token, str) or not token:
         return None
     with services().pool.connection() as conn:
-        agent = agents.get_agent(conn, agent_id)
-    if agent is None:  # disabled or deleted since logging in
+        agent = sessions.agent_of_session(conn, token)
+    if agent is None:  # logged out elsewhere, expired, ended by a reset, disabled or deleted
         session.clear()
     return agent
 
@@ -325,9 +323,10 @@ def login():
         return _login_page(error="Wrong email or password.", email=email)
 
     _remember_login_address(email)
+    with services().pool.connection() as conn:
+        token = sessions.open_session(conn, agent["id"], max_age_seconds=SESSION_MAX_AGE_SECONDS)
     session.clear()  # nothing from before the login survives it (session fixation)
-    session["agent_id"] = agent["id"]
-    session["logged_in_at"] = int(time.time())
+    session[SESSION_TOKEN_KEY] = token
     session[CSRF_SESSION_KEY] = secrets.token_urlsafe(32)
     g.agent, g.auth_method = agent, "session"
     log.info("agent %s logged in", agent["id"])
@@ -340,6 +339,10 @@ def logout():
     if agent is not None and not check_csrf():
         return Response("Missing or wrong CSRF token: reload the page and log out again.\n", 400,
                         mimetype="text/plain")
+    token = session.get(SESSION_TOKEN_KEY)
+    if isinstance(token, str):
+        with services().pool.connection() as conn:
+            sessions.end_session(conn, token)  # a copy of the cookie is worth nothing now
     session.clear()
     if agent is not None:
         log.info("agent %s logged out", agent["id"])

@@ -8,7 +8,7 @@
     POST   /teams/<id>/members/<agent_id>    add one member
     DELETE /teams/<id>/members/<agent_id>    remove one member
     GET    /agents                           every agent: presence, capacity, load, teams
-    PATCH  /agents/<id>                      {capacity?, is_admin?, name?, teams?: [team ids or names]}
+    PATCH  /agents/<id>                      {capacity?, is_admin?, name?, teams?: [team ids or names], active?: false}
 
 For admins (`api_auth(admin=True)`). Whether a team is open is computed from
 its business hours (gateway/handoff/hours.py, whose HoursSchema validates
@@ -30,7 +30,7 @@ from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.handoff.teams import MAX_CAPACITY, NamedSchema, TeamSchema, teams_overview
 from gateway.services import services
-from gateway.store import agents, teams
+from gateway.store import agents, sessions, teams
 from gateway.web.api.admin import record_change
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.bodies import json_object
@@ -104,6 +104,8 @@ class AgentChangeSchema(NamedSchema):
     capacity = fields.Integer(strict=True, validate=validate.Range(
         min=0, max=MAX_CAPACITY, error=f"a whole number from 0 to {MAX_CAPACITY}"))
     teams = fields.List(TeamRefField())
+    # false disables the agent (there is no way back through the API: add them again).
+    active = fields.Boolean()
 
 
 def _load(schema: Schema, what: str) -> dict:
@@ -258,12 +260,21 @@ def list_agents():
 @bp.patch("/agents/<int:agent_id>")
 @api_auth(admin=True)
 def update_agent(agent_id: int):
-    """Change an agent's name, admin flag, capacity, or teams (exactly those given)."""
+    """Change an agent's name, admin flag, capacity, or teams (exactly those given),
+    or disable them (active: false). A change of role or a deactivation ends
+    the agent's sessions and API token at once."""
     change = _load(AgentChangeSchema(), "agent change")
     if change.get("is_admin") is False and agent_id == current_agent()["id"]:
         raise ApiError(409, "you cannot remove your own admin flag: another admin can")
+    if change.get("active") is False and agent_id == current_agent()["id"]:
+        raise ApiError(409, "you cannot disable yourself: another admin can")
     with transaction(services().pool) as conn:
         before = _agent_or_404(conn, agent_id)
+        if change.get("active") is False:
+            agents.disable_agent(conn, agent_id)
+            sessions.end_credentials(conn, agent_id)
+            record_change(conn, {"agent_id": agent_id, "changed": ["active"]})
+            return "", 204
         changed = [key for key in ("name", "is_admin", "capacity") if key in change and before[key] != change[key]]
         if "teams" in change:
             team_ids = _existing_ids(
@@ -275,6 +286,8 @@ def update_agent(agent_id: int):
                 changed.append("teams")
         if {"name", "is_admin"} & set(changed):
             agents.update_agent(conn, agent_id, name=change.get("name"), is_admin=change.get("is_admin"))
+        if "is_admin" in changed:
+            sessions.end_credentials(conn, agent_id)  # what they may do changed: they log in again
         if "capacity" in changed:
             agents.set_capacity(conn, agent_id, change["capacity"])
         if changed:

@@ -207,15 +207,19 @@ PATHS = {
                            **_errors(401, 403)}, security=AGENT),
     },
     "/api/admin/agents/{agent_id}": {
-        "patch": _operation("Change an agent's name, admin flag, capacity or teams (exactly those given)",
-                            {"200": _json(AGENT_SCHEMA, "the agent"),
-                             "409": _json(ERROR, "an admin cannot remove their own admin flag"),
+        "patch": _operation("Change an agent's name, admin flag, capacity or teams (exactly those given), or "
+                            "disable them (active: false); a role change or a deactivation ends their sessions "
+                            "and API token",
+                            {"200": _json(AGENT_SCHEMA, "the agent"), "204": {"description": "the agent is disabled"},
+                             "409": _json(ERROR, "an admin cannot remove their own admin flag, nor disable "
+                                                 "themselves"),
                              **_errors(400, 401, 403, 404)},
                             body={"type": "object", "additionalProperties": False, "properties": {
                                 "name": {"type": "string", "maxLength": 100}, "is_admin": {"type": "boolean"},
                                 "capacity": {"type": "integer", "minimum": 0, "maximum": 100},
                                 "teams": {"type": "array", "items": {"type": ["integer", "string"]},
-                                          "description": "team ids or names"}}},
+                                          "description": "team ids or names"},
+                                "active": {"type": "boolean", "description": "false disables the agent"}}},
                             security=AGENT, parameters=[AGENT_ID]),
     },
     "/api/agent/me": {
