@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.config import Config
 from gateway.db import open_pool
+from gateway.logs import configure_logging
 from gateway.services import Services
 from gateway.web import auth, edge, errors, filters, ops, webhooks, widget, widget_script
 from gateway.web.api import admin, admin_teams, admin_webhooks, agent, openapi
@@ -25,8 +24,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(SECRET_KEY=config.secret_key, TESTING=config.testing,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config.public_url.startswith("https://"))
-    if not app.debug and not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     app.extensions["handoff"] = Services(
         config=config,
         pool=open_pool(config.database_url, size=config.db_pool_size),

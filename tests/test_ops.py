@@ -63,3 +63,31 @@ def test_metrics_show_queues_conversations_and_what_waits_for_each_team(client, 
     assert 'handoff_team_agents_online{team="Night \\"owls\\""} 1' in lines
     assert 'handoff_webhook_deliveries{state="pending"} 1' in lines
     assert 'handoff_webhook_deliveries{state="failed"} 0' in lines
+
+
+@pytest.fixture
+def app_with_metrics_token(config):
+    app = create_app(replace(config, metrics_token="metrics-token-for-tests"))
+    yield app
+    app.extensions["handoff"].pool.close()
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic bWV0cmljcy10b2tlbi1mb3ItdGVzdHM=",
+                                    "Bearer metrics-token-for-test"])
+def test_metrics_need_the_token_when_one_is_configured(app_with_metrics_token, header):
+    headers = {"Authorization": header} if header else {}
+    response = app_with_metrics_token.test_client().get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert "handoff_queue_length" not in response.get_data(as_text=True)
+
+
+def test_metrics_answer_the_right_token(app_with_metrics_token):
+    response = app_with_metrics_token.test_client().get(
+        "/metrics", headers={"Authorization": "Bearer metrics-token-for-tests"})
+    assert response.status_code == 200
+    assert "handoff_queue_length" in response.get_data(as_text=True)
+
+
+def test_without_a_token_metrics_stay_open(client):
+    assert client.get("/metrics").status_code == 200

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from gateway.cli.support import database, load_config, one_line
 from gateway.config import ConfigError
+from gateway.logs import configure_logging
 from gateway.queues import QUEUES
 
 
@@ -56,8 +57,7 @@ def worker(burst: bool, queues: list[str]) -> None:
     with database(config) as conn:
         conn.execute("SELECT 1 FROM schema_migrations LIMIT 1")
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     # The twilio client logs every request and its headers at INFO.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     context.configure(config)

@@ -264,7 +264,7 @@ def _known_address(email: str, address: str) -> bool:
 
 def _record_login_failure(email: str) -> None:
     svc = services()
-    ratelimit.hit(svc.redis, svc.config.rates(), [
+    ratelimit.record(svc.redis, svc.config.rates(), [
         ("login_failures_per_account", _account(email)), ("login_failures_per_address", client_address()),
         ("login_failures_global", "all")])
 

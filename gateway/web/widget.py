@@ -112,7 +112,7 @@ def cross_origin_headers(response: Response) -> Response:
 
 def limit(what: str, checks: list[tuple[str, str]]) -> None:
     """429 with Retry-After once one of the checks is over its rate."""
-    retry_after = ratelimit.hit(services().redis, services().config.rates(), checks)
+    retry_after = ratelimit.take(services().redis, services().config.rates(), checks)
     if retry_after:
         log.info("widget %s rate-limited (%s)", what, ", ".join(name for name, _ in checks))
         raise too_many(what, retry_after)
