@@ -223,12 +223,26 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A send failed. `transient` failures are retried with backoff; others are final."""
+    """A send failed, with the reason in words for the agent. `transient`
+    failures are retried with backoff (not sooner than `retry_after` seconds
+    when the provider said so); others are final."""
 
-    def __init__(self, message: str, *, transient: bool, code: str | None = None):
+    def __init__(self, message: str, *, transient: bool, code: str | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.transient = transient
         self.code = code
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(header: str | None) -> float | None:
+    """A Retry-After header's delay in seconds (the HTTP-date form is rare for
+    APIs and counts as absent)."""
+    try:
+        seconds = float(header) if header else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
 def transport_failure(error: BaseException, timeout: float | None = None) -> str:

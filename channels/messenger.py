@@ -58,8 +58,12 @@ from channels.base import (
     SendResult,
     Watermark,
     clean_text,
+    http_failure,
     identifier,
     load_json,
+    retry_after_seconds,
+    transient_http_status,
+    transport_failure,
 )
 from channels.registry import capabilities
 
@@ -258,16 +262,17 @@ class MessengerChannel:
 
     kind = kind
 
-    def __init__(self, credentials: Mapping[str, str], address: str, *, graph_url: str, graph_version: str):
+    def __init__(self, credentials: Mapping[str, str], address: str, *, graph_url: str, graph_version: str,
+                 timeout: float):
         self.page_id = address
         self.page_token = credentials.get("page_token") or ""
+        self.timeout = timeout
         # With the app secret, pymessenger adds appsecret_proof (required when the
         # app enables "Require App Secret"; harmless otherwise).
         self.bot = Bot(self.page_token, api_version=graph_version.removeprefix("v"),
                        app_secret=credentials.get("app_secret") or None)
         # pymessenger builds the URL from a hard-coded host; point it at ours.
         self.bot.graph_url = f"{graph_url.rstrip('/')}/{graph_version}"
-        # pymessenger sets no timeout: the send job's RQ timeout bounds the call.
 
     def payload(self, message: OutboundMessage) -> dict:
         body: dict[str, Any] = {"text": fit_text(message.text)}
@@ -289,12 +294,21 @@ class MessengerChannel:
         if not self.page_token:
             raise SendError(f"Messenger channel for page {self.page_id} has no page_token", transient=False,
                             code="no_page_token")
+        # pymessenger's send_raw is this same POST without a timeout: a Graph
+        # that hangs would hold the worker until the job is killed, with no
+        # reason shown. So the request is made here, bounded, with the URL and
+        # the auth arguments (token, appsecret_proof) pymessenger computed.
         try:
-            result = self.bot.send_raw(self.payload(message))
-        except ValueError:  # a non-JSON page (a proxy's 502, say); requests' JSONDecodeError is one
-            raise SendError("Graph answered with a non-JSON page", transient=True) from None
+            response = requests.post(f"{self.bot.graph_url}/me/messages", params=self.bot.auth_args,
+                                     json=self.payload(message), timeout=self.timeout)
         except requests.RequestException as exc:
-            raise SendError(f"Graph unreachable: {exc.__class__.__name__}", transient=True) from None
+            raise SendError(f"cannot reach Graph: {transport_failure(exc, self.timeout)}", transient=True) from None
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        try:
+            result = response.json()
+        except ValueError:  # a non-JSON page (a proxy's 502, say)
+            raise SendError(f"Graph answered {http_failure(response.status_code)} with a non-JSON page",
+                            transient=True, retry_after=retry_after) from None
         if not isinstance(result, dict):
             raise SendError("Graph answered with an unexpected body", transient=True)
         if "error" in result:
@@ -302,8 +316,9 @@ class MessengerChannel:
             code = _int_or_none(error.get("code"))
             raise SendError(
                 f"Graph error {code}: {error.get('message', 'unknown')}",
-                transient=code in TRANSIENT_GRAPH_CODES or error.get("is_transient") is True,
-                code=str(code) if code is not None else None,
+                transient=code in TRANSIENT_GRAPH_CODES or error.get("is_transient") is True
+                or (code is None and transient_http_status(response.status_code)),
+                code=str(code) if code is not None else None, retry_after=retry_after,
             )
         if not result.get("message_id"):
             raise SendError("Graph answered without a message_id", transient=True)

@@ -51,7 +51,7 @@ def adapter_for(channel: Any, config: Any) -> Channel:
         from channels.messenger import MessengerChannel
 
         return MessengerChannel(channel.credentials, channel.address, graph_url=config.messenger_graph_url,
-                                graph_version=config.messenger_graph_version)
+                                graph_version=config.messenger_graph_version, timeout=config.provider_timeout)
     from channels.web import WebChannel
 
     return WebChannel()

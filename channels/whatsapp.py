@@ -31,7 +31,10 @@ from channels.base import (
     SendResult,
     StatusUpdate,
     clean_text,
+    http_failure,
+    retry_after_seconds,
     transient_http_status,
+    transport_failure,
 )
 
 kind = "whatsapp"
@@ -146,6 +149,18 @@ def _media_kind(content_type: str | None) -> str:
     return major if major in ("image", "audio", "video") else "file"
 
 
+class RetryAfterHttpClient(TwilioHttpClient):
+    """Twilio's HTTP client, remembering the last answer's Retry-After (a
+    429's TwilioRestException carries no headers)."""
+
+    retry_after: float | None = None
+
+    def request(self, *args, **kwargs):
+        response = super().request(*args, **kwargs)
+        self.retry_after = retry_after_seconds((response.headers or {}).get("Retry-After"))
+        return response
+
+
 class WhatsAppChannel:
     """Sends through Twilio's Messages API with the channel's credentials."""
 
@@ -156,11 +171,9 @@ class WhatsAppChannel:
         self.address = address
         # Where Twilio posts the delivery statuses of what we send.
         self.status_callback_url = status_callback_url
-        self.client = Client(
-            credentials["account_sid"],
-            credentials["auth_token"],
-            http_client=TwilioHttpClient(timeout=timeout),
-        )
+        self.timeout = timeout
+        self.http = RetryAfterHttpClient(timeout=timeout)
+        self.client = Client(credentials["account_sid"], credentials["auth_token"], http_client=self.http)
         # Only the Messages API is used, so pointing its domain is enough
         # (this is also how tests reach the local stand-in).
         self.client.api.base_url = api_base_url.rstrip("/")
@@ -181,9 +194,10 @@ class WhatsAppChannel:
             created = self.client.messages.create(**params)
         except TwilioRestException as exc:
             transient = transient_http_status(exc.status) or exc.code in TRANSIENT_TWILIO_CODES
-            raise SendError(f"Twilio {exc.status}: {exc.msg}", transient=transient, code=str(exc.code or exc.status)) from None
+            raise SendError(f"Twilio answered {http_failure(exc.status)}: {exc.msg}", transient=transient,
+                            code=str(exc.code or exc.status), retry_after=self.http.retry_after) from None
         except requests.RequestException as exc:
-            raise SendError(f"Twilio unreachable: {exc.__class__.__name__}", transient=True) from None
+            raise SendError(f"cannot reach Twilio: {transport_failure(exc, self.timeout)}", transient=True) from None
         return SendResult(provider_message_id=created.sid, status=created.status or "queued")
 
 

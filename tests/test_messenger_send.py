@@ -204,7 +204,8 @@ def test_html_error_page_is_recorded_as_such_while_retrying(client, db, run_jobs
     run_jobs()
     reply = bot_reply(db)
     assert reply["status"] == "retrying"
-    assert reply["error_message"] == "Graph answered with a non-JSON page"
+    assert reply["error_message"] == ("Graph answered HTTP 502 Bad Gateway with a non-JSON page; "
+                                      "retrying in 3600 s, attempt 2 of 2")
 
 
 def test_graph_400_invalid_parameter_fails_for_good_with_an_event(client, db, run_jobs, fake_graph):
@@ -273,7 +274,7 @@ def test_unreachable_graph_is_retried_then_failed(client, db, run_jobs, config):
     run_jobs()
     reply = bot_reply(db)
     assert (reply["status"], reply["attempts"]) == ("failed", 3)
-    assert reply["error_message"] == "Graph unreachable: ConnectionError"
+    assert reply["error_message"] == "cannot reach Graph: connection refused; gave up after 3 attempts"
 
 
 def test_channel_without_a_page_token_fails_without_calling_graph(client, db, run_jobs, fake_graph):

@@ -120,23 +120,41 @@ def send_message(message_id: int) -> str:
     return "sent"
 
 
+def retry_delay(delays: tuple[float, ...], attempt: int, retry_after: float | None) -> float:
+    """The wait before the retry after `attempt`: the ladder's step, or longer
+    if the provider asked (Retry-After), but never longer than the ladder's
+    longest step: the ladder bounds how long a customer's message waits."""
+    step = delays[attempt - 1]
+    return max(step, min(retry_after, max(delays))) if retry_after is not None else step
+
+
 def _record_failure(ctx, claimed: dict, error: SendError) -> str:
-    message_id = claimed["id"]
+    """Retry a transient failure, or fail the message; either way the agent
+    sees why at once, in words ("cannot reach Twilio: connection refused;
+    retrying in 30 s, attempt 2 of 6")."""
+    message_id, conversation_id = claimed["id"], claimed["conversation_id"]
     delays = ctx.config.outbound_retry_delays
     attempt = claimed["attempts"]
     retry = error.transient and attempt <= len(delays)
+    delay = retry_delay(delays, attempt, error.retry_after) if retry else None
+    if retry:
+        reason = f"{error}; retrying in {delay:g} s, attempt {attempt + 1} of {len(delays) + 1}"
+    elif error.transient:
+        reason = f"{error}; gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
+    else:
+        reason = str(error)
     with transaction(ctx.pool) as conn:
         if retry:
-            messages.mark_retrying(conn, message_id, str(error), error.code, delays[attempt - 1])
+            messages.mark_retrying(conn, message_id, reason, error.code, delay)
         else:
-            messages.mark_failed(conn, message_id, str(error), error.code)
-            emit(conn, None, "message.failed", conversation_id=claimed["conversation_id"], message_id=message_id,
-                 detail={"error": str(error), "code": error.code, "attempts": attempt})
+            messages.mark_failed(conn, message_id, reason, error.code)
+            emit(conn, None, "message.failed", conversation_id=conversation_id, message_id=message_id,
+                 detail={"error": reason, "code": error.code, "attempts": attempt})
     if retry:
-        log.warning("message %s: attempt %s failed (%s); retrying in %ss", message_id, attempt, error,
-                    delays[attempt - 1])
-        queues.enqueue_send(ctx.redis, message_id, delay_seconds=delays[attempt - 1])
-        return "retrying"
-    log.error("message %s failed for good after %s attempt(s): %s", message_id, attempt, error)
-    live.publish(ctx.redis, "message.status", claimed["conversation_id"], message_id=message_id, status="failed")
-    return "failed"
+        log.warning("message %s: attempt %s failed: %s", message_id, attempt, reason)
+        queues.enqueue_send(ctx.redis, message_id, delay_seconds=delay)
+    else:
+        log.error("message %s failed for good after %s attempt(s): %s", message_id, attempt, reason)
+    live.publish(ctx.redis, "message.status", conversation_id, message_id=message_id,
+                 status="retrying" if retry else "failed", error_code=error.code)
+    return "retrying" if retry else "failed"

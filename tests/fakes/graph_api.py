@@ -74,9 +74,9 @@ class FakeGraph(RecordingServer):
         return [json.loads(r.body) for r in self.requests if SEND_PATH.match(r.path)]
 
     def fail_next(self, status: int, code: int, message: str, *, is_transient: bool | None = None,
-                  subcode: int | None = None) -> None:
+                  subcode: int | None = None, headers: dict | None = None) -> None:
         """Answer the next call with a Graph error body."""
-        self.respond_next(status, graph_error(code, message, is_transient=is_transient, subcode=subcode))
+        self.respond_next(status, graph_error(code, message, is_transient=is_transient, subcode=subcode), headers)
 
     def reset(self) -> None:
         super().reset()

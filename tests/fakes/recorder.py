@@ -37,7 +37,7 @@ class RecordingServer:
     def __init__(self, default: Responder):
         self.default = default
         self.requests: list[RecordedRequest] = []
-        self.scripted: deque[tuple[int, dict | str]] = deque()
+        self.scripted: deque[tuple[int, dict | str, dict]] = deque()
         self.lock = threading.Lock()
         server = self
 
@@ -57,12 +57,15 @@ class RecordingServer:
                 )
                 with server.lock:
                     server.requests.append(recorded)
-                    status, body = server.scripted.popleft() if server.scripted else server.default(recorded)
+                    status, body, headers = (server.scripted.popleft() if server.scripted
+                                             else (*server.default(recorded), {}))
                 payload = body if isinstance(body, str) else json.dumps(body)
                 encoded = payload.encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json" if not isinstance(body, str) else "text/html")
                 self.send_header("Content-Length", str(len(encoded)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(encoded)
 
@@ -84,10 +87,10 @@ class RecordingServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def respond_next(self, status: int, body: dict | str) -> None:
+    def respond_next(self, status: int, body: dict | str, headers: dict | None = None) -> None:
         """Answer the next request with this instead of the default."""
         with self.lock:
-            self.scripted.append((status, body))
+            self.scripted.append((status, body, headers or {}))
 
     def reset(self) -> None:
         with self.lock:

@@ -47,6 +47,6 @@ class FakeTwilio(RecordingServer):
             for r in self.requests if MESSAGES_PATH.match(r.path)
         ]
 
-    def fail_next(self, status: int, code: int, message: str) -> None:
+    def fail_next(self, status: int, code: int, message: str, headers: dict | None = None) -> None:
         self.respond_next(status, {"code": code, "message": message, "status": status,
-                                   "more_info": f"https://www.twilio.com/docs/errors/{code}"})
+                                   "more_info": f"https://www.twilio.com/docs/errors/{code}"}, headers)
