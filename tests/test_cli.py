@@ -467,8 +467,11 @@ def test_worker_stops_gracefully_on_sigterm(env, redis):
         while not any(w.pid == worker.pid and w.get_state() == "idle" for w in Worker.all(connection=redis)):
             assert time.monotonic() < deadline and worker.poll() is None, "".join(lines)
             time.sleep(0.1)
+        asked = time.monotonic()
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0, "".join(lines)
+        # Promptly: RQ's command listener once held a stop for up to 60 s (gateway/queues.py).
+        assert time.monotonic() - asked < 5, "".join(lines)
     finally:
         try:
             os.killpg(worker.pid, signal.SIGKILL)  # the worker and its scheduler process, whatever happened

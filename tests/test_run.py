@@ -173,9 +173,12 @@ def test_handoff_run_starts_answers_stops_and_keeps_its_data(tmp_path, run_env, 
         started = first.processes(var)
         assert len(started) >= 5  # gunicorn and its worker, the RQ worker, PostgreSQL, Valkey
     finally:
+        asked = time.monotonic()
         first.process.send_signal(signal.SIGINT)
         code = first.finish()
     assert code == 0, first.output
+    # Ctrl-C stops the web server, the worker and both databases promptly (no 60 s pub/sub poll).
+    assert time.monotonic() - asked < 20, first.output
     assert "Stopping (SIGINT)..." in first.output
     assert first.output.rstrip().endswith("Stopped."), first.output
     assert gone(started) == []

@@ -53,6 +53,20 @@ log = logging.getLogger(__name__)
 
 
 def process_inbound(message_id: int) -> str:
+    """Process the message, after any earlier one of its conversation still
+    unprocessed: with several workers, the jobs of one conversation's
+    messages may start in any order, and the customer is answered in the
+    order they wrote."""
+    ctx = context.current()
+    with ctx.pool.connection() as conn:
+        earlier = messages.unprocessed_before(conn, message_id)
+    for earlier_id in earlier:
+        log.info("message %s: processing earlier message %s of its conversation first", message_id, earlier_id)
+        process_message(earlier_id)
+    return process_message(message_id)
+
+
+def process_message(message_id: int) -> str:
     ctx = context.current()
     now = datetime.now(timezone.utc)
     with transaction(ctx.pool) as conn:
@@ -150,7 +164,7 @@ def answer_waiting(conversation_id: int) -> str:
         message_id = messages.reopen_unanswered_for_bot(conn, conversation_id)
     if message_id is None:
         return "nothing to answer"
-    return process_inbound(message_id)
+    return process_message(message_id)
 
 
 def wants_humans_first(conn, conversation: dict, state: ConversationState, turn: Turn, config: TriggerConfig,

@@ -98,7 +98,8 @@ def send_message(message_id: int) -> str:
     with transaction(ctx.pool) as conn:
         claimed = messages.claim_for_sending(conn, message_id)
         if claimed is None:
-            log.info("message %s is not due for sending (sent, failed or claimed)", message_id)
+            log.info("message %s is not due for sending (sent, failed, claimed, or after an unsent one)",
+                     message_id)
             return "not due"
         channel = get_channel(conn, claimed["channel_id"])
     conversation_id = claimed["conversation_id"]
@@ -117,7 +118,17 @@ def send_message(message_id: int) -> str:
              result.provider_message_id, sent["status"])
     live.publish(ctx.redis, "message.status", conversation_id, message_id=message_id, status=sent["status"],
                  error_code=sent["error_code"])
+    send_next(ctx, conversation_id)
     return "sent"
+
+
+def send_next(ctx, conversation_id: int) -> None:
+    """A message waits for the earlier ones of its conversation
+    (claim_for_sending): once one is done, sent or failed, the next goes."""
+    with ctx.pool.connection() as conn:
+        following = messages.next_unsent(conn, conversation_id)
+    if following is not None:
+        queues.enqueue_send(ctx.redis, following)
 
 
 def retry_delay(delays: tuple[float, ...], attempt: int, retry_after: float | None) -> float:
@@ -157,4 +168,6 @@ def _record_failure(ctx, claimed: dict, error: SendError) -> str:
         log.error("message %s failed for good after %s attempt(s): %s", message_id, attempt, reason)
     live.publish(ctx.redis, "message.status", conversation_id, message_id=message_id,
                  status="retrying" if retry else "failed", error_code=error.code)
+    if not retry:
+        send_next(ctx, conversation_id)
     return "retrying" if retry else "failed"

