@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 
@@ -136,6 +139,43 @@ def handoff(rate, seconds, warmup, escalations, workers, processes, turns, deadl
         raise SystemExit(130)
     print_report(report, as_json)
     if report["failures"] or report["load_errors"]:
+        raise SystemExit(1)
+
+
+@bench.command("faults")
+@click.option("--messages", default=10_000, show_default=True, type=click.IntRange(min=50),
+              help="Messages of the re-delivery phase (each later phase sends a fifth as many).")
+@click.option("--customers", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Distinct WhatsApp customers (each asks the questions in turn).")
+@click.option("--redelivered", default=0.3, show_default=True, type=click.FloatRange(min=0, max=1),
+              help="Share of the re-delivery phase's messages delivered two or three times, concurrently.")
+@click.option("--kills", default=6, show_default=True, type=click.IntRange(min=0, max=100),
+              help="Times a worker's whole process tree is SIGKILLed (and restarted) under load.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the embedded PostgreSQL and Valkey keep their data (kept afterwards) "
+                   "[default: a temporary directory, removed]")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (progress still goes to stderr).")
+def faults(messages, customers, redelivered, kills, data_dir, as_json) -> None:
+    """The fault suite at full size: re-deliveries, killed workers, Redis and
+    PostgreSQL restarts, Twilio outages, ordering; what was lost or duplicated.
+
+    Two gunicorn web servers and two `handoff worker` processes against an
+    embedded PostgreSQL and Valkey of its own (never DATABASE_URL / REDIS_URL:
+    it restarts them) and a Twilio stand-in. Exit status 1 if anything was
+    lost, stored twice, left unanswered, sent out of order, or sent twice
+    more often than there were kills.
+    """
+    from bench.faults import Options, format_report, run_faults
+
+    try:
+        figures = run_faults(Options(messages=messages, customers=customers, share=redelivered, kills=kills,
+                                     data_dir=data_dir))
+    except KeyboardInterrupt:
+        click.echo("interrupted: web servers, workers and servers stopped", err=True)
+        raise SystemExit(130)
+    click.echo(json.dumps(figures, indent=2) if as_json else format_report(figures))
+    if (figures["lost"] or figures["stored_twice"] or figures["unprocessed"] or figures["unsent"]
+            or figures["out_of_order"] or figures["duplicate_sends"] > kills):
         raise SystemExit(1)
 
 

@@ -127,6 +127,8 @@ class Config:
                                                cls.webhook_retry_delays),
             provider_timeout=_parse_number("PROVIDER_TIMEOUT", get("PROVIDER_TIMEOUT"), cls.provider_timeout),
             db_pool_size=int(_parse_number("DB_POOL_SIZE", get("DB_POOL_SIZE"), cls.db_pool_size)),
+            sweep_after_seconds=int(_parse_number("SWEEP_AFTER_SECONDS", get("SWEEP_AFTER_SECONDS"),
+                                                  cls.sweep_after_seconds)),
             max_body_bytes=int(_parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), cls.max_body_bytes)),
             trusted_proxies=int(_parse_number("TRUSTED_PROXIES", get("TRUSTED_PROXIES"), cls.trusted_proxies)),
             rate_limits=tuple((name, _parse_rate(f"RATE_{name.upper()}", get(f"RATE_{name.upper()}"), default))

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import time
 import warnings
 from dataclasses import dataclass
@@ -116,6 +117,14 @@ class EmbeddedRedis:
     def stop(self) -> None:
         self.server.stop()
 
+    def pause(self) -> None:
+        """Stop the server; resume() starts it again on the same port (empty
+        unless it persists: the fault tests' "Redis restarted empty")."""
+        self.server.stop()
+
+    def resume(self) -> None:
+        self.server.start()
+
 
 def _stop_leftover_valkey(data_dir: Path, timeout: float = 10.0) -> None:
     """Stop a Valkey left running on data_dir by a process that was killed
@@ -143,6 +152,10 @@ def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
     data_dir.mkdir(parents=True, exist_ok=True)
     _stop_leftover_valkey(data_dir)
     config = {"appendonly": "yes"} if persist else {"appendonly": "no", "save": '""'}
-    server = ValkeyServer(data_dir=str(data_dir), persist=persist, **config)
+    # A port of our choosing (not one assigned at start) survives a restart.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ValkeyServer(port=port, data_dir=str(data_dir), persist=persist, **config)
     server.start()
     return EmbeddedRedis(server)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from psycopg.types.json import Jsonb
 
-# How long a send may take before the sweeper presumes the worker died.
-SEND_LEASE = "5 minutes"
+# How long a send may take before the sweeper presumes the worker died: twice
+# the send job's timeout (queues.SEND_JOB_TIMEOUT), after which RQ has killed it.
+SEND_LEASE = "2 minutes"
 
 PUBLIC_COLUMNS = """id, conversation_id, direction, sender, agent_id, text, attachments, payload,
     status, error_code, private, bot_confidence, created_at"""
