@@ -143,6 +143,29 @@ def test_redis_restarted_empty_loses_nothing(config, own_redis, fake_twilio):
     assert (figures["lost"], figures["unprocessed"], figures["unsent"], figures["duplicate_sends"]) == (0, 0, 0, 0)
 
 
+def test_a_busy_worker_waits_out_a_redis_restart(config, own_redis, worker_env, fake_twilio, tmp_path):
+    """`handoff worker` does not exit when Redis goes away mid-jobs (`handoff
+    run` would stop everything): it works again once Redis is back."""
+    seed(config.database_url)
+    app = create_app(replace(config, redis_url=own_redis.url))
+    workers = RqWorkers(1, {**worker_env, "REDIS_URL": own_redis.url}, tmp_path).start()
+    try:
+        workers.wait_ready(own_redis.url)
+        with LiveServer(app) as server:
+            sender = Sender([server.url], give_up_after=10, public_url=PUBLIC_URL)
+            deliver_all(sender, redelivery_plan(20, 10, share=0, seed=3, tag="w"))
+            own_redis.pause()  # while it works on them
+            time.sleep(3)
+            own_redis.resume()
+            deliver_all(sender, redelivery_plan(5, 5, share=0, seed=4, tag="x"))
+        queue(Redis.from_url(own_redis.url), "low").enqueue("workers.schedule.sweep")  # the sweeper clock's job
+        eventually(lambda: settled(config.database_url), 60, "answered")
+        assert workers.processes[0].poll() is None
+    finally:
+        workers.stop()
+        app.extensions["handoff"].pool.close()
+
+
 @pytest.fixture(scope="module")
 def own_postgres():
     server = embedded.start_postgres(Path(tempfile.mkdtemp(prefix="handoff-faults-pg-")) / "data")

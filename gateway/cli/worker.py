@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 import click
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway.cli.support import database, load_config, one_line
@@ -16,8 +18,23 @@ from gateway.logs import configure_logging
 from gateway.queues import QUEUES
 
 
+log = logging.getLogger(__name__)
+
+
 def exit_quietly(signum, frame) -> None:
     raise SystemExit(0)
+
+
+def wait_for_redis(redis: Redis) -> None:
+    """Until Redis answers again (a stop request exits meanwhile)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, exit_quietly)
+    while True:
+        try:
+            redis.ping()
+            return
+        except RedisError:
+            time.sleep(1)
 
 
 def parse_queues(ctx, param, value: str) -> list[str]:
@@ -74,13 +91,22 @@ def worker(burst: bool, queues: list[str]) -> None:
         clock = threading.Thread(target=schedule.run_sweeper_clock, args=(Redis.from_url(config.redis_url), stop_clock),
                                  name="sweeper clock", daemon=True)
         clock.start()
-    rq_worker = ForkingWorker([queue(redis, name) for name in queues], connection=redis)
-    # Until RQ installs its own handlers (once it has registered), a stop
-    # request simply exits: no job has started yet.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, exit_quietly)
     try:
-        rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        while True:
+            # Until RQ installs its own handlers (once it has registered), a
+            # stop request simply exits: no job has started yet.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, exit_quietly)
+            rq_worker = ForkingWorker([queue(redis, name) for name in queues], connection=redis)
+            try:
+                rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+                break
+            except RedisConnectionError as error:
+                # Redis went away (a restart, a failover). PostgreSQL holds every
+                # message and the sweeper re-enqueues what Redis lost: wait for
+                # it, then work again, rather than exit (`handoff run` would stop).
+                log.warning("Redis unavailable (%s); working again once it is back", one_line(error))
+                wait_for_redis(redis)
     finally:
         stop_clock.set()
         if clock is not None:
