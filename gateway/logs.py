@@ -1,5 +1,5 @@
-"""Logging for the web and worker processes: one format, and untrusted text
-that cannot forge log lines.
+"""Logging for the web and worker processes: one format, no secrets from
+libraries, and untrusted text that cannot forge log lines.
 
 Log messages are written by us; their arguments often are not (a request
 path, a provider's id, an email address). A newline in an argument would
@@ -17,6 +17,10 @@ import logging
 import re
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries whose chatty levels log secrets: urllib3's DEBUG lines name every
+# URL called (Graph's access_token is in the query, Slack's token in the
+# path); the twilio client logs each request and its headers at INFO.
+QUIETER = {"urllib3.connectionpool": logging.INFO, "twilio.http_client": logging.WARNING}
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -43,5 +47,7 @@ def configure_logging(level: int = logging.INFO) -> None:
 
         escaping_factory.escapes_untrusted_text = True
         logging.setLogRecordFactory(escaping_factory)
+    for name, quieter in QUIETER.items():
+        logging.getLogger(name).setLevel(quieter)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=level, format=FORMAT)

@@ -75,8 +75,6 @@ def worker(burst: bool, queues: list[str]) -> None:
         conn.execute("SELECT 1 FROM schema_migrations LIMIT 1")
 
     configure_logging()
-    # The twilio client logs every request and its headers at INFO.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     context.configure(config)
     try:
         # Before RQ forks a work-horse per job, so that no job pays for it;
