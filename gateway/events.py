@@ -68,6 +68,8 @@ EVENTS = {
     "trigger.offered_human": Kind(live=False),
     "settings.changed": Kind(live=False),
     "contact.joined_by_email": Kind(live=False),
+    # An item of a signed provider webhook acknowledged but not used, and why.
+    "webhook.item_skipped": Kind(live=False),
 }
 # Live notices that record no fact: a delivery status, a summary written, a read receipt.
 LIVE_ONLY = ("message.status", "conversation.packet", "conversation.watermark")

@@ -17,17 +17,14 @@ from channels.base import InboundMessage, Watermark
 from gateway import live
 from gateway.conversations import intake
 from gateway.db import transaction
+from gateway.events import emit
 from gateway.services import services
-from gateway.store import events as events_store
 from gateway.store.channels import ChannelRow
 from gateway.web.errors import ApiError
 from gateway.web.intake import after_commit, channel_or_404
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
-
-# The audit event of a signed webhook item that was acknowledged but not used.
-SKIPPED_EVENT = "webhook.item_skipped"
 
 
 def signed_url() -> str:
@@ -118,7 +115,7 @@ def messenger_events():
         for item in skipped:
             # Acknowledged with the batch (Meta would resend it forever), and recorded.
             log.warning("Messenger webhook for page %s: skipped item %s: %s", item.page_id, item.where, item.reason)
-            events_store.record_event(conn, SKIPPED_EVENT, detail={
+            emit(conn, None, "webhook.item_skipped", detail={
                 "channel_id": channels[item.page_id].id, "where": item.where, "reason": item.reason})
         for event in events:
             channel = channels[event.channel_address]
