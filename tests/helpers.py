@@ -329,3 +329,24 @@ def next_live_event(pubsub, event_type: str, timeout: float = 5.0) -> dict:
         if message is not None and json.loads(message["data"])["type"] == event_type:
             return json.loads(message["data"])
     raise AssertionError(f"no {event_type} live event")
+
+
+# --- Fault helpers (appended) -------------------------------------------------------------
+
+
+def closed_port_url() -> str:
+    """http://127.0.0.1:<a port nobody listens on>: connections are refused."""
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def client_at(app, address: str):
+    """A test client at `address`, as one trusted proxy in front reports it (X-Forwarded-For)."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+    return client

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import Rate
-from tests.helpers import add_agent, log_in
+from tests.helpers import add_agent, client_at, log_in
 
 PASSWORD = "correct horse battery staple"
 
@@ -28,22 +28,15 @@ def limited_app(config):
     app.extensions["handoff"].pool.close()
 
 
-def from_address(app, address: str):
-    """A browser at `address`, seen through the one trusted proxy."""
-    client = app.test_client()
-    client.environ_base["HTTP_X_FORWARDED_FOR"] = address
-    return client
-
-
 def attempt(client, email: str, password: str = "wrong guess"):
     return log_in(client, email=email, password=password)
 
 
 def test_failures_for_one_account_block_it_with_429_and_retry_after(limited_app, db):
     add_agent(db, email="ada@example.com")
-    attacker = from_address(limited_app, "203.0.113.9")
+    attacker = client_at(limited_app, "203.0.113.9")
     assert [attempt(attacker, "ada@example.com").status_code for _ in range(3)] == [200, 200, 200]
-    blocked = attempt(from_address(limited_app, "198.51.100.1"), "ada@example.com", PASSWORD)
+    blocked = attempt(client_at(limited_app, "198.51.100.1"), "ada@example.com", PASSWORD)
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["Retry-After"]) <= 900
     assert "Too many failed attempts" in blocked.get_data(as_text=True)
@@ -51,52 +44,52 @@ def test_failures_for_one_account_block_it_with_429_and_retry_after(limited_app,
 
 def test_the_agent_still_logs_in_from_an_address_they_used_before(limited_app, db):
     add_agent(db, email="ada@example.com")
-    assert attempt(from_address(limited_app, "192.0.2.10"), "ada@example.com", PASSWORD).status_code == 303
-    attacker = from_address(limited_app, "203.0.113.9")
+    assert attempt(client_at(limited_app, "192.0.2.10"), "ada@example.com", PASSWORD).status_code == 303
+    attacker = client_at(limited_app, "203.0.113.9")
     for _ in range(3):
         attempt(attacker, "ada@example.com")
     assert attempt(attacker, "ada@example.com", PASSWORD).status_code == 429
-    assert attempt(from_address(limited_app, "192.0.2.10"), "ada@example.com", PASSWORD).status_code == 303
+    assert attempt(client_at(limited_app, "192.0.2.10"), "ada@example.com", PASSWORD).status_code == 303
 
 
 def test_spraying_many_accounts_from_one_address_is_blocked(limited_app, db):
     add_agent(db, email="grace@example.com")
-    sprayer = from_address(limited_app, "203.0.113.9")
+    sprayer = client_at(limited_app, "203.0.113.9")
     for number in range(5):
         assert attempt(sprayer, f"user{number}@example.com").status_code == 200
     assert attempt(sprayer, "grace@example.com", PASSWORD).status_code == 429
     # The same account from elsewhere is not affected.
-    assert attempt(from_address(limited_app, "198.51.100.1"), "grace@example.com", PASSWORD).status_code == 303
+    assert attempt(client_at(limited_app, "198.51.100.1"), "grace@example.com", PASSWORD).status_code == 303
 
 
 def test_a_distributed_spray_trips_the_global_limit(limited_app, db):
     add_agent(db, email="grace@example.com")
     for number in range(8):
-        attempt(from_address(limited_app, f"203.0.113.{number}"), f"user{number}@example.com")
-    assert attempt(from_address(limited_app, "198.51.100.1"), "grace@example.com", PASSWORD).status_code == 429
+        attempt(client_at(limited_app, f"203.0.113.{number}"), f"user{number}@example.com")
+    assert attempt(client_at(limited_app, "198.51.100.1"), "grace@example.com", PASSWORD).status_code == 429
 
 
 def test_behind_the_proxy_one_clients_failures_do_not_lock_out_another(limited_app, db):
     """Without TRUSTED_PROXIES every request would come from the proxy's address."""
     add_agent(db, email="ada@example.com")
     add_agent(db, email="grace@example.com", name="Grace")
-    attacker = from_address(limited_app, "203.0.113.9")
+    attacker = client_at(limited_app, "203.0.113.9")
     for number in range(5):
         attempt(attacker, f"user{number}@example.com")
     assert attempt(attacker, "grace@example.com", PASSWORD).status_code == 429
-    assert attempt(from_address(limited_app, "198.51.100.1"), "ada@example.com", PASSWORD).status_code == 303
+    assert attempt(client_at(limited_app, "198.51.100.1"), "ada@example.com", PASSWORD).status_code == 303
 
 
 def test_a_forged_forwarded_for_does_not_choose_the_address(limited_app, db):
     """Only the entry the trusted proxy added counts: one the client wrote before it is ignored."""
     add_agent(db, email="grace@example.com")
     for number in range(5):
-        attacker = from_address(limited_app, f"10.9.9.{number}, 203.0.113.9")
+        attacker = client_at(limited_app, f"10.9.9.{number}, 203.0.113.9")
         attempt(attacker, f"user{number}@example.com")
-    assert attempt(from_address(limited_app, "203.0.113.9"), "grace@example.com", PASSWORD).status_code == 429
+    assert attempt(client_at(limited_app, "203.0.113.9"), "grace@example.com", PASSWORD).status_code == 429
 
 
 def test_email_and_address_are_hashed_in_redis(limited_app, db, redis):
-    attempt(from_address(limited_app, "203.0.113.9"), "ada@example.com")
+    attempt(client_at(limited_app, "203.0.113.9"), "ada@example.com")
     keys = b" ".join(redis.keys("handoff:rate:*"))
     assert b"example.com" not in keys and b"203.0.113.9" not in keys

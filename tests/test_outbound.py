@@ -22,6 +22,7 @@ from gateway.store import messages
 from tests.helpers import (
     CUSTOMER,
     add_whatsapp_channel,
+    closed_port_url,
     configure_workers,
     fetch_all,
     fetch_one,
@@ -153,13 +154,6 @@ def test_twilio_timing_out_is_retried_to_the_budget(customer_wrote, config, db, 
     assert reply["error_message"] == "cannot reach Twilio: no answer within 0.2 s; gave up after 3 attempts"
     assert connections_made(unresponsive_twilio) == 3
 
-
-def closed_port_url() -> str:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return f"http://127.0.0.1:{port}"
 
 
 def test_unreachable_twilio_is_retried_and_the_retry_delivers_once(customer_wrote, config, db, run_jobs,

@@ -17,6 +17,7 @@ from tests.helpers import (
     PSID,
     add_messenger_channel,
     add_whatsapp_channel,
+    closed_port_url,
     configure_workers,
     fetch_one,
     log_in,
@@ -31,27 +32,27 @@ from workers.inbound import process_inbound
 from workers.outbound import retry_delay, send_message
 
 
-@pytest.fixture
-def twilio_reply(client, db, config, run_jobs):
-    """The bot's answer to a WhatsApp customer, stored and not yet sent."""
-    add_whatsapp_channel(db)
-    assert post_twilio(client, "/webhooks/twilio/whatsapp", whatsapp_form(body="Do you ship to Canada?")
-                       ).status_code == 200
+def bot_answer_to(db, config, delivered) -> int:
+    """The bot's answer (stored, not yet sent) to the customer message `delivered` returned 200 for."""
+    assert delivered.status_code == 200
     inbound = fetch_one(db, "SELECT id FROM messages WHERE direction = 'inbound'")["id"]
     configure_workers(config)
     assert process_inbound(inbound) == "answered"
     return fetch_one(db, "SELECT id FROM messages WHERE sender = 'bot'")["id"]
+
+
+@pytest.fixture
+def twilio_reply(client, db, config, run_jobs):
+    add_whatsapp_channel(db)
+    return bot_answer_to(db, config, post_twilio(client, "/webhooks/twilio/whatsapp",
+                                                  whatsapp_form(body="Do you ship to Canada?")))
 
 
 @pytest.fixture
 def graph_reply(client, db, config, run_jobs):
     add_messenger_channel(db)
-    assert post_messenger(client, messenger_events(messenger_text("m_1", "Do you ship to Canada?"))
-                          ).status_code == 200
-    inbound = fetch_one(db, "SELECT id FROM messages WHERE direction = 'inbound'")["id"]
-    configure_workers(config)
-    assert process_inbound(inbound) == "answered"
-    return fetch_one(db, "SELECT id FROM messages WHERE sender = 'bot'")["id"]
+    return bot_answer_to(db, config, post_messenger(client, messenger_events(
+        messenger_text("m_1", "Do you ship to Canada?"))))
 
 
 @pytest.fixture
@@ -63,13 +64,6 @@ def hanging_server():
     yield f"http://127.0.0.1:{server.getsockname()[1]}"
     server.close()
 
-
-def closed_port_url() -> str:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return f"http://127.0.0.1:{port}"
 
 
 def message(db, message_id: int) -> dict:
@@ -143,21 +137,17 @@ def test_twilio_429_waits_as_long_as_retry_after_asks(config, db, fake_twilio, t
     assert 5 < seconds_until(row["next_attempt_at"]) <= 7
 
 
-def test_twilio_hanging_is_bounded_by_the_provider_timeout(config, db, run_jobs, hanging_server, twilio_reply):
-    configure_workers(config, twilio_api_base_url=hanging_server, provider_timeout=0.3)
+@pytest.mark.parametrize("provider, url_setting, reply", [("Twilio", "twilio_api_base_url", "twilio_reply"),
+                                                       ("Graph", "messenger_graph_url", "graph_reply")])
+def test_a_hanging_provider_is_bounded_by_the_provider_timeout(request, config, db, run_jobs, hanging_server,
+                                                              provider, url_setting, reply):
+    """pymessenger sets no timeout: the Graph send is bounded by PROVIDER_TIMEOUT all the same."""
+    reply_id = request.getfixturevalue(reply)
+    configure_workers(config, **{url_setting: hanging_server}, provider_timeout=0.3)
     run_jobs()
-    row = message(db, twilio_reply)
+    row = message(db, reply_id)
     assert (row["status"], row["attempts"]) == ("failed", 3)
-    assert row["error_message"] == "cannot reach Twilio: no answer within 0.3 s; gave up after 3 attempts"
-
-
-def test_graph_hanging_is_bounded_too(config, db, run_jobs, hanging_server, graph_reply):
-    """pymessenger sets no timeout: the send is bounded by PROVIDER_TIMEOUT all the same."""
-    configure_workers(config, messenger_graph_url=hanging_server, provider_timeout=0.3)
-    run_jobs()
-    row = message(db, graph_reply)
-    assert (row["status"], row["attempts"]) == ("failed", 3)
-    assert row["error_message"] == "cannot reach Graph: no answer within 0.3 s; gave up after 3 attempts"
+    assert row["error_message"] == f"cannot reach {provider}: no answer within 0.3 s; gave up after 3 attempts"
 
 
 def test_graph_500_page_then_success_sends_once(db, run_jobs, fake_graph, graph_reply):

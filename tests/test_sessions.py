@@ -5,6 +5,7 @@ copy of the cookie kept elsewhere."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
@@ -23,6 +24,11 @@ def stolen_copy(app, client):
     cookie = client.get_cookie("session")
     thief.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
     return thief
+
+
+def handoff(database_url: str, redis_url: str, *args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input,
+                              env={"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PUBLIC_URL": PUBLIC_URL})
 
 
 def agent_with_session_and_token(app, client, db, **kwargs):
@@ -46,37 +52,36 @@ def test_logout_ends_the_session_on_the_server(app, client, db):
 
 def test_a_password_reset_ends_every_session_and_the_api_token(app, client, db, database_url, redis_url):
     _, token, copy = agent_with_session_and_token(app, client, db)
-    result = CliRunner().invoke(main, ["agent", "password", "--email", AGENT_EMAIL, "--password-stdin"],
-                                input="a brand new password\n",
-                                env={"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PUBLIC_URL": PUBLIC_URL})
+    result = handoff(database_url, redis_url, "agent", "password", "--email", AGENT_EMAIL, "--password-stdin",
+                     input="a brand new password\n")
     assert result.exit_code == 0, result.output
     assert "1 session ended and the API token revoked" in result.output
     assert not logged_in(client) and not logged_in(copy)
     assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 401
 
 
-def test_disabling_an_agent_through_the_api_ends_their_sessions_and_token(app, client, db, auth):
+@pytest.mark.parametrize("change, status", [({"active": False}, 204), ({"is_admin": True}, 200)],
+                         ids=["deactivation", "role change"])
+def test_a_deactivation_or_a_role_change_ends_their_sessions_and_token(app, client, db, auth, change, status):
     agent, token, copy = agent_with_session_and_token(app, client, db)
-    response = app.test_client().patch(f"/api/admin/agents/{agent['id']}", headers=auth, json={"active": False})
-    assert response.status_code == 204
+    response = app.test_client().patch(f"/api/admin/agents/{agent['id']}", headers=auth, json=change)
+    assert response.status_code == status
     assert not logged_in(copy)
     assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 401
-    assert log_in(app.test_client()).status_code == 200  # the form again: they cannot log in
+
+
+def test_a_disabled_agent_cannot_log_in_again(app, client, db, auth):
+    agent = add_agent(db)
+    assert app.test_client().patch(f"/api/admin/agents/{agent['id']}", headers=auth,
+                                   json={"active": False}).status_code == 204
+    assert log_in(client).status_code == 200  # the form again, with its error
+    assert not logged_in(client)
 
 
 def test_disabling_an_agent_from_the_command_line(app, client, db, database_url, redis_url):
     _, token, copy = agent_with_session_and_token(app, client, db)
-    result = CliRunner().invoke(main, ["agent", "disable", "--email", AGENT_EMAIL],
-                                env={"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PUBLIC_URL": PUBLIC_URL})
+    result = handoff(database_url, redis_url, "agent", "disable", "--email", AGENT_EMAIL)
     assert result.exit_code == 0, result.output
-    assert not logged_in(copy)
-    assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 401
-
-
-def test_a_change_of_role_ends_their_sessions_and_token(app, client, db, auth):
-    agent, token, copy = agent_with_session_and_token(app, client, db)
-    response = app.test_client().patch(f"/api/admin/agents/{agent['id']}", headers=auth, json={"is_admin": True})
-    assert response.status_code == 200
     assert not logged_in(copy)
     assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 401
 

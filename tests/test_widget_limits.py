@@ -10,7 +10,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import Rate
-from tests.helpers import add_web_channel, count, post_widget_message, widget_session
+from tests.helpers import add_web_channel, client_at, count, post_widget_message, widget_session
 
 
 @pytest.fixture
@@ -23,19 +23,13 @@ def limited(config):
     app.extensions["handoff"].pool.close()
 
 
-def browser(app, address: str):
-    client = app.test_client()
-    client.environ_base["HTTP_X_FORWARDED_FOR"] = address
-    return client
-
-
 def start(client, key: str, **body):
     return client.post(f"/api/widget/{key}/session", json=body)
 
 
 def test_sessions_from_one_address_are_limited(limited, db):
     channel = add_web_channel(db)
-    visitor = browser(limited, "203.0.113.9")
+    visitor = client_at(limited, "203.0.113.9")
     statuses = [start(visitor, channel.address, name=f"Bot {n}", email=f"b{n}@example.com").status_code
                 for n in range(7)]
     assert statuses == [200] * 5 + [429] * 2
@@ -43,19 +37,19 @@ def test_sessions_from_one_address_are_limited(limited, db):
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert refused.get_json()["error"].startswith("too many sessions: try again in")
     assert count(db, "contacts") == 5
-    assert start(browser(limited, "198.51.100.7"), channel.address).status_code == 200
+    assert start(client_at(limited, "198.51.100.7"), channel.address).status_code == 200
 
 
 def test_sessions_on_one_channel_are_limited_whatever_the_address(limited, db):
     channel, other = add_web_channel(db), add_web_channel(db, name="Other site")
-    statuses = [start(browser(limited, f"203.0.113.{n}"), channel.address).status_code for n in range(9)]
+    statuses = [start(client_at(limited, f"203.0.113.{n}"), channel.address).status_code for n in range(9)]
     assert statuses == [200] * 8 + [429]
-    assert start(browser(limited, "203.0.113.200"), other.address).status_code == 200
+    assert start(client_at(limited, "203.0.113.200"), other.address).status_code == 200
 
 
 def test_one_visitors_messages_are_limited(limited, db):
     channel = add_web_channel(db)
-    visitor = browser(limited, "203.0.113.9")
+    visitor = client_at(limited, "203.0.113.9")
     token = widget_session(visitor, channel.address)["visitor_token"]
     statuses = [post_widget_message(visitor, token, f"message {n}", client_id=f"client-{n:04}").status_code
                 for n in range(6)]
@@ -65,7 +59,7 @@ def test_one_visitors_messages_are_limited(limited, db):
 
 def test_messages_from_one_address_are_limited_across_visitors(limited, db):
     channel = add_web_channel(db)
-    office = browser(limited, "203.0.113.9")
+    office = client_at(limited, "203.0.113.9")
     statuses = []
     for visitor in range(3):
         token = widget_session(office, channel.address)["visitor_token"]
@@ -78,7 +72,7 @@ def test_messages_on_one_channel_are_limited(limited, db):
     channel = add_web_channel(db)
     statuses = []
     for visitor in range(5):
-        client = browser(limited, f"203.0.113.{visitor}")
+        client = client_at(limited, f"203.0.113.{visitor}")
         token = widget_session(client, channel.address)["visitor_token"]
         statuses += [post_widget_message(client, token, f"hi {n}", client_id=f"client-{visitor}-{n:03}").status_code
                      for n in range(2)]
