@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 from gateway import ratelimit
 from gateway.services import services
 from gateway.store import agents, sessions
+from gateway.web.edge import client_address
 from gateway.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -277,12 +278,6 @@ def _remember_login_address(email: str) -> None:
             pipe.execute()
     except RedisError as error:
         log.warning("could not remember a login address (Redis: %s)", error)
-
-
-def client_address() -> str:
-    """The client's address: the connection's, or behind TRUSTED_PROXIES
-    proxies the one the outermost proxy saw (ProxyFix in create_app)."""
-    return request.remote_addr or "unknown"
 
 
 # --- Views ----------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """What every request passes before its view: a bounded body, and a URL,
-query and form whose text PostgreSQL can store.
+query and form whose text PostgreSQL can store; and who the client is.
 
 - The body: a declared Content-Length over MAX_BODY_BYTES is answered 413
   before a byte of it is read; a body sent without one (chunked) is read
@@ -30,6 +30,12 @@ from gateway.web.errors import error_response
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def client_address() -> str:
+    """The client's address: the connection's, or behind TRUSTED_PROXIES
+    proxies the one the outermost proxy saw (ProxyFix in create_app)."""
+    return request.remote_addr or "unknown"
 
 
 def too_large(limit: int):

@@ -23,14 +23,15 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from channels import web
 from channels.base import INT64
 from gateway import live, ratelimit
-from gateway.errors import too_many
 from gateway.conversations import intake
 from gateway.db import transaction
+from gateway.errors import too_many
 from gateway.services import Services, services
 from gateway.store import visitors
 from gateway.store.channels import ChannelRow, get_channel
 from gateway.web import sse
 from gateway.web.bodies import json_object
+from gateway.web.edge import client_address
 from gateway.web.errors import ApiError
 from gateway.web.intake import after_commit, channel_or_404
 
@@ -131,7 +132,7 @@ def start_session(widget_key: str):
     """A new visitor, or the one the token names (a returning visitor keeps their
     conversation). A name or email is recorded on the visitor's contact."""
     channel = admit(channel_or_404(web.kind, widget_key))
-    limit("sessions", [("widget_sessions_per_address", request.remote_addr or ""),
+    limit("sessions", [("widget_sessions_per_address", client_address()),
                        ("widget_sessions_per_channel", str(channel.id))])
     body = SessionBody().load(json_object(empty_allowed=True))
     secret = services().config.secret_key
@@ -156,7 +157,7 @@ def post_message():
     """Store the visitor's message (a resend of the same client_id changes nothing)."""
     visitor, channel = authenticated_visitor(bearer_token())
     limit("messages", [("widget_messages_per_visitor", f"{channel.id}:{visitor.visitor_id}"),
-                       ("widget_messages_per_address", request.remote_addr or ""),
+                       ("widget_messages_per_address", client_address()),
                        ("widget_messages_per_channel", str(channel.id))])
     message = web.parse_message(channel.address, visitor, json_object())
     with transaction(services().pool) as conn:
