@@ -99,12 +99,17 @@ def tally(database_url: str, *, created_at_provider: int, acknowledged: set[str]
     }
 
 
-def settled(database_url: str) -> bool:
-    """Nothing left to process or to send."""
+def backlog(database_url: str) -> int:
+    """Messages left to process or to send."""
     with psycopg.connect(database_url) as conn:
         return conn.execute(
-            "SELECT NOT EXISTS (SELECT 1 FROM messages WHERE (direction = 'inbound' AND processed_at IS NULL) "
-            "OR status IN ('pending', 'retrying', 'sending'))").fetchone()[0]
+            "SELECT count(*) FROM messages WHERE (direction = 'inbound' AND processed_at IS NULL) "
+            "OR status IN ('pending', 'retrying', 'sending')").fetchone()[0]
+
+
+def settled(database_url: str) -> bool:
+    """Nothing left to process or to send."""
+    return backlog(database_url) == 0
 
 
 # --- the traffic ----------------------------------------------------------------------------------
@@ -262,12 +267,16 @@ def seed(database_url: str) -> None:
         save_articles(conn, sample_articles())
 
 
-def wait_until_settled(database_url: str, timeout: float) -> float:
-    started = time.monotonic()
-    while not settled(database_url):
-        if time.monotonic() - started > timeout:
-            break
-        time.sleep(0.5)
+def wait_until_settled(database_url: str, *, stalled_after: float = 180) -> float:
+    """Until nothing is left to do, or the backlog stopped shrinking for
+    `stalled_after` seconds (a send waiting for its lease takes 2 minutes)."""
+    started = last_progress = time.monotonic()
+    smallest = backlog(database_url)
+    while smallest and time.monotonic() - last_progress < stalled_after:
+        time.sleep(1)
+        left = backlog(database_url)
+        if left < smallest:
+            smallest, last_progress = left, time.monotonic()
     return time.monotonic() - started
 
 
@@ -345,7 +354,7 @@ def run_faults(options: Options) -> dict:
         phase("Twilio outages (500, 429, hanging)", outages,
               redelivery_plan(per_phase, options.customers, share=0, seed=5, tag="e"))
 
-        figures["settle_seconds"] = round(wait_until_settled(database_url, timeout=600), 1)
+        figures["settle_seconds"] = round(wait_until_settled(database_url), 1)
         figures["refused_deliveries"] = dict(sender.refused)
         figures.update(tally(database_url, created_at_provider=len(twilio.created), acknowledged=sender.acknowledged))
         figures["kills"] = options.kills
