@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -110,8 +108,8 @@ def test_a_worker_killed_mid_jobs_loses_nothing(app, config, db, redis, worker_e
 
 
 @pytest.fixture
-def own_redis():
-    server = embedded.start_redis(Path(tempfile.mkdtemp(prefix="handoff-faults-redis-")), persist=False)
+def own_redis(tmp_path):
+    server = embedded.start_redis(tmp_path / "valkey", persist=False)
     yield server
     server.stop()
 
@@ -167,11 +165,12 @@ def test_a_busy_worker_waits_out_a_redis_restart(config, own_redis, worker_env, 
 
 
 @pytest.fixture(scope="module")
-def own_postgres():
-    server = embedded.start_postgres(Path(tempfile.mkdtemp(prefix="handoff-faults-pg-")) / "data")
+def own_postgres(tmp_path_factory):
+    server = embedded.start_postgres(tmp_path_factory.mktemp("postgres") / "data")
     url = server.ensure_database("handoff_faults")
     apply_migrations(url)
     yield server, url
+    server.pause()  # shut down for sure: this process's handle may not be the server's last one
     server.stop()
 
 
