@@ -101,12 +101,15 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A send failed. `transient` failures are retried with backoff; others are final."""
+    """A send failed. `transient` failures are retried with backoff; others are
+    final. `auth`: the provider refused the channel's credentials (a wrong or
+    revoked token): every send on the channel will fail until they are fixed."""
 
-    def __init__(self, message: str, *, transient: bool, code: str | None = None):
+    def __init__(self, message: str, *, transient: bool, code: str | None = None, auth: bool = False):
         super().__init__(message)
         self.transient = transient
         self.code = code
+        self.auth = auth
 
 
 def transient_http_status(status: int) -> bool:

@@ -240,7 +240,7 @@ def test_channel_set_changes_mode_and_name(handoff, sql_rows):
     handoff("channel", "add", "web", "--name", "Website")
     result = handoff("channel", "set", "1", "--mode", "hybrid", "--name", " Shop chat ")
     assert result.exit_code == 0, result.output
-    assert result.output == 'channel 1 "Shop chat" (web): mode hybrid\n'
+    assert result.output == 'channel 1 "Shop chat" (web): mode hybrid\nchanged: mode, name\n'
     assert sql_rows("SELECT name, mode FROM channels") == [{"name": "Shop chat", "mode": "hybrid"}]
     assert_one_line_error(handoff("channel", "set", "7", "--mode", "hybrid"), "no channel 7: see `handoff channel "
                                                                               "list`", exit_code=1)

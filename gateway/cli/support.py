@@ -74,3 +74,39 @@ def not_blank(ctx, param, value: str) -> str:
     if not value:
         raise click.BadParameter("must not be empty")
     return value
+
+
+def field_errors(messages, path: str = "") -> str:
+    """marshmallow's nested messages on one line: "vip.priority: must be one of …; low_confidence_streak: …"."""
+    if isinstance(messages, dict):
+        return "; ".join(field_errors(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items())
+    if isinstance(messages, list) and all(isinstance(message, str) for message in messages):
+        return f"{path or 'document'}: {' '.join(messages)}"
+    return f"{path or 'document'}: {messages}"
+
+
+def api_refusal(refusal) -> click.ClickException:
+    """A domain refusal (gateway.errors.ApiError) as a one-line CLI error."""
+    details = refusal.details
+    if isinstance(details, dict) and details:
+        return click.ClickException(f"{refusal.message}: {field_errors(details)}")
+    return click.ClickException(refusal.message)
+
+
+def enqueue_sends(config: Config, message_ids: list[int]) -> str:
+    """Enqueue these outbound messages now when REDIS_URL is set; either way
+    the worker's sweeper sends pending messages within a minute. Says which."""
+    if not config.redis_url:
+        return " by the worker's sweeper within a minute (REDIS_URL is not set here)"
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from gateway import queues
+
+    try:
+        redis = Redis.from_url(config.redis_url, socket_connect_timeout=2)
+        for message_id in message_ids:
+            queues.enqueue_send(redis, message_id)
+    except RedisError:
+        return " by the worker's sweeper within a minute (Redis did not answer)"
+    return " now"

@@ -31,6 +31,7 @@ import click
 from marshmallow import ValidationError
 
 from gateway.bot.settings import CHANNEL_KINDS, load_bot_settings, save_bot_settings
+from gateway.cli.support import field_errors
 from gateway.config import ConfigError
 from gateway.json_encoding import dumps
 from gateway.store import kb
@@ -547,12 +548,3 @@ def set_settings(file: Path) -> None:
         except ValidationError as error:
             raise click.ClickException(f"{file}: invalid bot settings: {field_errors(error.messages)}") from None
     click.echo(f"saved the bot settings from {file} ({len(saved)} fields)")
-
-
-def field_errors(messages, path: str = "") -> str:
-    """marshmallow's nested messages on one line: "vip.priority: must be one of …; low_confidence_streak: …"."""
-    if isinstance(messages, dict):
-        return "; ".join(field_errors(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items())
-    if isinstance(messages, list) and all(isinstance(message, str) for message in messages):
-        return f"{path or 'document'}: {' '.join(messages)}"
-    return f"{path or 'document'}: {messages}"
