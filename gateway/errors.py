@@ -11,3 +11,14 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.details = details
+
+
+def describe_details(details, path: str = "") -> str:
+    """Validation details (marshmallow's nested messages) on one line:
+    "vip.priority: must be one of …; low_confidence_streak: …"."""
+    if isinstance(details, dict):
+        return "; ".join(describe_details(value, f"{path}.{key}" if path else str(key))
+                         for key, value in details.items())
+    if isinstance(details, list) and all(isinstance(message, str) for message in details):
+        return f"{path or 'document'}: {' '.join(details)}"
+    return f"{path or 'document'}: {details}"

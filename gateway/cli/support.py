@@ -14,6 +14,7 @@ from psycopg import errors as pg_errors
 
 from gateway.config import Config, ConfigError
 from gateway.db import connect
+from gateway.errors import describe_details
 
 
 def one_line(error: BaseException) -> str:
@@ -76,20 +77,15 @@ def not_blank(ctx, param, value: str) -> str:
     return value
 
 
-def field_errors(messages, path: str = "") -> str:
-    """marshmallow's nested messages on one line: "vip.priority: must be one of …; low_confidence_streak: …"."""
-    if isinstance(messages, dict):
-        return "; ".join(field_errors(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items())
-    if isinstance(messages, list) and all(isinstance(message, str) for message in messages):
-        return f"{path or 'document'}: {' '.join(messages)}"
-    return f"{path or 'document'}: {messages}"
+# The CLI's name for it: a ValidationError's messages on one line.
+field_errors = describe_details
 
 
 def api_refusal(refusal) -> click.ClickException:
     """A domain refusal (gateway.errors.ApiError) as a one-line CLI error."""
     details = refusal.details
     if isinstance(details, dict) and details:
-        return click.ClickException(f"{refusal.message}: {field_errors(details)}")
+        return click.ClickException(f"{refusal.message}: {describe_details(details)}")
     return click.ClickException(refusal.message)
 
 

@@ -22,7 +22,8 @@ from channels.templates import TemplateListSchema, load_templates, templates_set
 from gateway import queues
 from gateway.admin import audit
 from gateway.admin import channels as channel_admin
-from gateway.bot.settings import load_bot_settings, save_bot_settings
+from gateway.admin.bot import save_settings
+from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.services import services
 from gateway.store import channels
@@ -76,16 +77,7 @@ def update_bot_settings():
 
 def _save_bot_settings(body: dict, *, merge: bool):
     with transaction(services().pool) as conn:
-        # Serializes concurrent edits, so that a PATCH never undoes another one.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('handoff:bot-settings'))")
-        current = load_bot_settings(conn)
-        try:
-            saved = save_bot_settings(conn, {**current, **body} if merge else body)
-        except ValidationError as error:
-            raise ApiError(400, "invalid bot settings", error.messages) from None
-        changed = audit.changed_keys(current, saved)
-        if changed:
-            record_change(conn, {"settings": "bot", "changed": changed})
+        saved, _ = save_settings(conn, body, merge=merge, agent_id=current_agent()["id"])
     return jsonify(saved)
 
 
