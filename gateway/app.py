@@ -11,9 +11,9 @@ from gateway.config import Config
 from gateway.db import open_pool
 from gateway.services import Services
 from gateway.web import auth, errors, filters, ops, webhooks, widget, widget_script
-from gateway.web.api import admin, admin_teams, admin_webhooks, agent, openapi
+from gateway.web.api import admin, admin_reports, admin_teams, admin_webhooks, agent, openapi
 from gateway.web.json_provider import HandoffJSONProvider
-from gateway.web.pages import demo, inbox
+from gateway.web.pages import demo, inbox, reports, settings
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -31,7 +31,8 @@ def create_app(config: Config | None = None) -> Flask:
         redis=Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2),
     )
     errors.register_error_handlers(app)
-    for blueprint in (ops.bp, webhooks.bp, auth.bp, filters.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, agent.bp,
-                      admin.bp, admin_teams.bp, admin_webhooks.bp, openapi.bp):
+    for blueprint in (ops.bp, webhooks.bp, auth.bp, filters.bp, inbox.bp, settings.bp, reports.bp, widget.bp,
+                      widget_script.bp, demo.bp, agent.bp, admin.bp, admin_teams.bp, admin_webhooks.bp, admin_reports.bp,
+                      openapi.bp):
         app.register_blueprint(blueprint)
     return app

@@ -17,12 +17,12 @@ from marshmallow import ValidationError
 from redis.exceptions import RedisError
 
 from channels.credentials import credential_hints
-from channels.registry import capabilities
 from channels.templates import TemplateListSchema, load_templates, templates_setting
 from gateway import queues
 from gateway.admin import audit
 from gateway.admin import channels as channel_admin
 from gateway.admin.bot import save_settings
+from gateway.admin import templates as template_admin
 from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
 from gateway.services import services
@@ -162,20 +162,12 @@ def _templates_json(channel_id: int, templates: list) -> dict:
     return {"channel_id": channel_id, "templates": templates_setting(templates)}
 
 
-def _whatsapp_channel_or_404(conn, channel_id: int) -> channels.ChannelRow:
-    """The channel; 400 when it is not a WhatsApp channel (only those have templates)."""
-    channel = _channel_or_404(conn, channel_id)
-    if not capabilities(channel.kind).templates:
-        raise ApiError(400, f"channel {channel.id} is a {channel.kind} channel: templates are only for WhatsApp")
-    return channel
-
-
 @bp.get("/channels/<int:channel_id>/templates")
 @api_auth(admin=True)
 def get_templates(channel_id: int):
     """The approved templates agents may send outside WhatsApp's 24-hour window."""
     with services().pool.connection() as conn:
-        channel = _whatsapp_channel_or_404(conn, channel_id)
+        channel = template_admin.whatsapp_channel_or_404(conn, channel_id)
         return jsonify(_templates_json(channel_id, load_templates(channel.settings)))
 
 
@@ -188,12 +180,5 @@ def replace_templates(channel_id: int):
     except ValidationError as error:
         raise ApiError(400, "invalid templates", error.messages) from None
     with transaction(services().pool) as conn:
-        channel = _whatsapp_channel_or_404(conn, channel_id)
-        before = {template.name: template for template in load_templates(channel.settings)}
-        after = {template.name: template for template in templates}
-        change = {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
-                  "updated": sorted(name for name in after.keys() & before.keys() if after[name] != before[name])}
-        if any(change.values()) or list(before) != list(after):
-            channels.set_channel_settings(conn, channel_id, {"templates": templates_setting(templates)})
-            record_change(conn, {"channel_id": channel_id, "changed": ["templates"], **change})
+        template_admin.replace_templates(conn, channel_id, templates, agent_id=current_agent()["id"])
     return jsonify(_templates_json(channel_id, templates))
