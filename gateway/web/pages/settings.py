@@ -269,12 +269,13 @@ def channel_templates(channel_id: int):
 # --- bot and triggers ------------------------------------------------------------------------------
 
 
-def _rows(form, prefix: str, fields_: tuple[str, ...]) -> list[dict]:
-    """Repeated form rows (prefix-N-field), in order; rows left wholly empty are dropped."""
+def _rows(form, prefix: str, fields_: tuple[str, ...], typed: tuple[str, ...]) -> list[dict]:
+    """Repeated form rows (prefix-N-field), in order; rows whose `typed` fields are
+    all empty are dropped (a select always has a value: it does not keep a row)."""
     indexes = sorted({int(key.split("-")[1]) for key in form if key.startswith(prefix + "-")
                       and key.split("-")[1].isdigit()})
     rows = [{name: form.get(f"{prefix}-{index}-{name}", "").strip() for name in fields_} for index in indexes]
-    return [row for row in rows if any(row.values())]
+    return [row for row in rows if any(row[name] for name in typed)]
 
 
 def settings_from_form(form, current: dict) -> dict:
@@ -305,11 +306,11 @@ def settings_from_form(form, current: dict) -> dict:
     document["urgent_topics"] = [
         {"name": row["name"], "words": words(row["words"]), "priority": row["priority"] or "high",
          "team": row["team"] or None}
-        for row in _rows(form, "topic", ("name", "words", "priority", "team"))]
+        for row in _rows(form, "topic", ("name", "words", "priority", "team"), ("name", "words"))]
     document["routing_rules"] = [
         {"team": row["team"], "words": words(row["words"]), "channels": words(row["channels"]) or None,
          "vip": {"yes": True, "no": False}.get(row["vip"])}
-        for row in _rows(form, "route", ("team", "words", "channels", "vip"))]
+        for row in _rows(form, "route", ("team", "words", "channels", "vip"), ("team", "words", "channels"))]
     document["greeting"] = {kind: form.get(f"greeting-{kind}", "").strip() or None for kind in ("default", *KINDS)}
     document["talk_to_agent"] = {"label": form.get("talk_label", "").strip(),
                                  "whatsapp_hint": form.get("whatsapp_hint", "").strip()}
