@@ -20,8 +20,10 @@ CREATE INDEX conversations_created_idx ON conversations (created_at)
 -- Customer messages by time and channel (volume, the learning loop).
 CREATE INDEX messages_customer_created_idx ON messages (created_at) INCLUDE (channel_id, conversation_id)
     WHERE sender = 'customer';
--- The first agent reply after an escalation.
+-- Agents' public replies: the first after an escalation, and per agent in a window.
 CREATE INDEX messages_agent_reply_idx ON messages (conversation_id, created_at)
+    WHERE sender = 'agent' AND NOT private;
+CREATE INDEX messages_agent_created_idx ON messages (created_at) INCLUDE (agent_id, conversation_id)
     WHERE sender = 'agent' AND NOT private;
 -- Bot answers below confidence, with the question they answered (the learning loop).
 CREATE INDEX messages_bot_unsure_idx ON messages (created_at) INCLUDE (reply_to_id, bot_confidence)

@@ -129,9 +129,10 @@ def week(db):
                             replied=at(3, 9, 30), csat=2)
         q1 = w.message(c3, page, "customer", "where is your shop?", at(3, 9))
         w.message(c3, page, "bot", "Not sure", at(3, 9, 1), bot_confidence=0.2, reply_to_id=q1,
-                  metadata={"sources": ["Store locations"]})
+                  metadata={"sources": ["Opening hours"]})  # not the last answer before the handoff
         q2 = w.message(c3, page, "customer", "where is your shop located?", at(3, 9, 5))
-        w.message(c3, page, "bot", "Not sure", at(3, 9, 6), bot_confidence=0.1, reply_to_id=q2)
+        w.message(c3, page, "bot", "Not sure", at(3, 9, 6), bot_confidence=0.1, reply_to_id=q2,
+                  metadata={"sources": ["Store locations"]})
         q3 = w.message(c3, page, "customer", "what is the address of your shop?", at(3, 9, 9))
         w.event("conversation.escalated", c3, at(3, 9, 10), q3, rule="low_confidence")
         w.message(c3, page, "agent", "We are at 1 Main Street", at(3, 9, 30), agent_id=ada)

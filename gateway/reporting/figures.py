@@ -79,17 +79,34 @@ def _rounded(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _mean(total: int, count: int) -> float | None:
+    return round(total / count, 2) if count else None
+
+
+COUNTS = ("conversations", "escalated", "bot_only", "resolved", "csat_1", "csat_2", "csat_3", "csat_4", "csat_5",
+          "csat_post_handoff_responses", "csat_post_handoff_sum")
+
+
+def _sums(buckets: list[dict]) -> dict:
+    """The counts of conversation_buckets rows added up, with the ratings' count and sum."""
+    sums = {name: sum(bucket[name] for bucket in buckets) for name in COUNTS}
+    sums["csat_responses"] = sum(sums[f"csat_{stars}"] for stars in range(1, 6))
+    sums["csat_sum"] = sum(stars * sums[f"csat_{stars}"] for stars in range(1, 6))
+    return sums
+
+
 def build_report(conn, window: Range, now: datetime | None = None) -> dict:
     now = now or datetime.now(UTC)
     scope = window.scope()
-    totals = reports.conversation_totals(conn, scope)
+    buckets = reports.conversation_buckets(conn, scope)
+    totals = _sums(buckets)
     channel_names = {row.id: (row.name, row.kind) for row in channels.list_channels(conn)}
     team_rows = {team["id"]: team for team in teams.list_teams(conn)}
 
-    by_channel = {row["channel_id"]: dict(row, messages=0) for row in reports.conversations_by_channel(conn, scope)}
+    by_channel = {channel_id: dict(_sums([row for row in buckets if row["channel_id"] == channel_id]), messages=0)
+                  for channel_id in {row["channel_id"] for row in buckets}}
     for row in reports.customer_messages_by_channel(conn, scope):
-        by_channel.setdefault(row["channel_id"], {"channel_id": row["channel_id"], "conversations": 0,
-                                                  "escalated": 0})["messages"] = row["messages"]
+        by_channel.setdefault(row["channel_id"], dict(_sums([]), messages=0))["messages"] = row["messages"]
     channel_rows = [{"channel_id": channel_id, "channel": channel_names.get(channel_id, ("deleted", ""))[0],
                      "kind": channel_names.get(channel_id, ("", "?"))[1], "conversations": row["conversations"],
                      "customer_messages": row["messages"], "handoff_rate": share(row["escalated"], row["conversations"])}
@@ -99,6 +116,8 @@ def build_report(conn, window: Range, now: datetime | None = None) -> dict:
     by_rule: dict[str, int] = {}
     waits, fast_in_hours, in_hours = [], 0, 0
     per_agent_waits: dict[int, list[float]] = {}
+    hours = {team_id: BusinessHours.from_doc(team["hours"]) for team_id, team in team_rows.items()}
+    always = BusinessHours.from_doc({})
     for escalation in escalations:
         by_rule[escalation["rule"] or "unknown"] = by_rule.get(escalation["rule"] or "unknown", 0) + 1
         wait = ((escalation["replied_at"] - escalation["escalated_at"]).total_seconds()
@@ -106,8 +125,8 @@ def build_report(conn, window: Range, now: datetime | None = None) -> dict:
         if wait is not None:
             waits.append(wait)
             per_agent_waits.setdefault(escalation["replied_by"], []).append(wait)
-        team = team_rows.get(escalation["team_id"])
-        if BusinessHours.from_doc(team["hours"] if team else {}).is_open(escalation["escalated_at"]):
+        team_hours = hours.get(escalation["team_id"], always)
+        if team_hours.always_open or team_hours.is_open(escalation["escalated_at"]):
             in_hours += 1
             fast_in_hours += wait is not None and wait <= FAST_REPLY_SECONDS
     resolutions = reports.resolutions(conn, scope)
@@ -115,13 +134,16 @@ def build_report(conn, window: Range, now: datetime | None = None) -> dict:
     settings = load_bot_settings(conn)
     questions = reports.unanswered_questions(conn, scope, threshold=settings["confidence_threshold"])
 
-    day_rows = {row["day"]: row for row in reports.daily(conn, scope)}
+    day_rows: dict[date, dict] = {}
+    heat = [[0] * 24 for _ in range(7)]
+    for bucket in buckets:
+        day = day_rows.setdefault(bucket["hour"].date(), {"conversations": 0, "escalated": 0})
+        day["conversations"] += bucket["conversations"]
+        day["escalated"] += bucket["escalated"]
+        heat[bucket["hour"].weekday()][bucket["hour"].hour] += bucket["conversations"]
     trend = [{"day": day.isoformat(), "conversations": day_rows[day]["conversations"] if day in day_rows else 0,
               "handoff_rate": share(day_rows[day]["escalated"], day_rows[day]["conversations"])
               if day in day_rows else None} for day in window.days()]
-    heat = [[0] * 24 for _ in range(7)]
-    for cell in reports.heatmap(conn, scope):
-        heat[cell["weekday"] - 1][cell["hour"]] = cell["conversations"]
 
     conversations = totals["conversations"]
     return {
@@ -146,11 +168,11 @@ def build_report(conn, window: Range, now: datetime | None = None) -> dict:
         "resolution_seconds_p90": _rounded(resolutions["p90"]),
         "missed_chats": reports.missed_chats(conn, scope),
         "tickets_opened": tickets["opened"], "tickets_overdue": tickets["overdue"], "tickets_closed": tickets["closed"],
-        "csat_average": _rounded(totals["csat_average"], 2),
+        "csat_average": _mean(totals["csat_sum"], totals["csat_responses"]),
         "csat_responses": totals["csat_responses"],
         "csat_response_rate": share(totals["csat_responses"], totals["resolved"]),
-        "csat_distribution": dict(zip(("1", "2", "3", "4", "5"), totals["csat_distribution"])),
-        "csat_post_handoff": _rounded(totals["csat_post_handoff"], 2),
+        "csat_distribution": {str(stars): totals[f"csat_{stars}"] for stars in range(1, 6)},
+        "csat_post_handoff": _mean(totals["csat_post_handoff_sum"], totals["csat_post_handoff_responses"]),
         "csat_post_handoff_responses": totals["csat_post_handoff_responses"],
         "repeat_escalations": sum(1 for escalation in escalations if escalation["repeat"]),
         "agents": [dict(row, first_response_seconds_p50=percentile(per_agent_waits.get(row["id"], []), 0.5))

@@ -39,34 +39,24 @@ class Scope:
         return "".join(f" AND {condition}" for condition in conditions)
 
 
-def conversation_totals(conn, scope: Scope) -> dict:
-    """Conversations created in the window: how many, escalated, handled by the bot alone, resolved, CSAT."""
+def conversation_buckets(conn, scope: Scope) -> list[dict]:
+    """Conversations created in the window, counted per hour (UTC) and channel,
+    in one scan: the totals, the channels, the days and the heatmap add these up."""
     return conn.execute(
         f"""
-        SELECT count(*) AS conversations,
+        SELECT date_trunc('hour', c.created_at AT TIME ZONE 'UTC') AS hour, c.channel_id,
+               count(*) AS conversations,
                count(*) FILTER (WHERE c.escalated_at IS NOT NULL) AS escalated,
                count(*) FILTER (WHERE c.escalated_at IS NULL AND c.first_agent_reply_at IS NULL) AS bot_only,
                count(*) FILTER (WHERE c.status = 'resolved' OR c.csat IS NOT NULL) AS resolved,
-               count(c.csat) AS csat_responses, avg(c.csat)::float AS csat_average,
-               avg(c.csat) FILTER (WHERE c.escalated_at IS NOT NULL)::float AS csat_post_handoff,
+               count(*) FILTER (WHERE c.csat = 1) AS csat_1, count(*) FILTER (WHERE c.csat = 2) AS csat_2,
+               count(*) FILTER (WHERE c.csat = 3) AS csat_3, count(*) FILTER (WHERE c.csat = 4) AS csat_4,
+               count(*) FILTER (WHERE c.csat = 5) AS csat_5,
                count(c.csat) FILTER (WHERE c.escalated_at IS NOT NULL) AS csat_post_handoff_responses,
-               array[count(*) FILTER (WHERE c.csat = 1), count(*) FILTER (WHERE c.csat = 2),
-                     count(*) FILTER (WHERE c.csat = 3), count(*) FILTER (WHERE c.csat = 4),
-                     count(*) FILTER (WHERE c.csat = 5)] AS csat_distribution
+               coalesce(sum(c.csat) FILTER (WHERE c.escalated_at IS NOT NULL), 0) AS csat_post_handoff_sum
           FROM conversations c
          WHERE c.created_at >= %(start)s AND c.created_at < %(end)s{scope.conversation_filter()}
-        """,
-        scope.params(),
-    ).fetchone()
-
-
-def conversations_by_channel(conn, scope: Scope) -> list[dict]:
-    return conn.execute(
-        f"""
-        SELECT c.channel_id, count(*) AS conversations, count(*) FILTER (WHERE c.escalated_at IS NOT NULL) AS escalated
-          FROM conversations c
-         WHERE c.created_at >= %(start)s AND c.created_at < %(end)s{scope.conversation_filter()}
-         GROUP BY c.channel_id
+         GROUP BY 1, 2
         """,
         scope.params(),
     ).fetchall()
@@ -87,56 +77,31 @@ def customer_messages_by_channel(conn, scope: Scope) -> list[dict]:
     ).fetchall()
 
 
-def daily(conn, scope: Scope) -> list[dict]:
-    """Per day (UTC): conversations created and how many of them were escalated."""
-    return conn.execute(
-        f"""
-        SELECT (c.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS conversations,
-               count(*) FILTER (WHERE c.escalated_at IS NOT NULL) AS escalated
-          FROM conversations c
-         WHERE c.created_at >= %(start)s AND c.created_at < %(end)s{scope.conversation_filter()}
-         GROUP BY 1 ORDER BY 1
-        """,
-        scope.params(),
-    ).fetchall()
-
-
-def heatmap(conn, scope: Scope) -> list[dict]:
-    """New conversations per weekday (1 Monday .. 7 Sunday) and hour, UTC."""
-    return conn.execute(
-        f"""
-        SELECT extract(isodow FROM c.created_at AT TIME ZONE 'UTC')::int AS weekday,
-               extract(hour FROM c.created_at AT TIME ZONE 'UTC')::int AS hour, count(*) AS conversations
-          FROM conversations c
-         WHERE c.created_at >= %(start)s AND c.created_at < %(end)s{scope.conversation_filter()}
-         GROUP BY 1, 2
-        """,
-        scope.params(),
-    ).fetchall()
-
-
 def escalations(conn, scope: Scope) -> list[dict]:
     """Every escalation in the window: its rule, team, the first public agent
     reply after it (when and by whom), and whether the same contact had been
-    escalated in the 7 days before (the root cause was not solved)."""
+    escalated in the 7 days before (the root cause was not solved). Set-based
+    (a window function over the contacts' escalations, one join for the
+    replies), so the cost grows with the escalations, not per escalation."""
     return conn.execute(
         f"""
-        SELECT e.conversation_id, e.created_at AS escalated_at, e.detail->>'rule' AS rule, c.team_id,
-               reply.created_at AS replied_at, reply.agent_id AS replied_by,
-               EXISTS (SELECT 1 FROM conversations earlier_c
-                         JOIN events earlier ON earlier.conversation_id = earlier_c.id
-                        WHERE earlier_c.contact_id = c.contact_id AND earlier.kind = 'conversation.escalated'
-                          AND earlier.created_at < e.created_at
-                          AND earlier.created_at >= e.created_at - interval '7 days') AS repeat
-          FROM events e
-          JOIN conversations c ON c.id = e.conversation_id
-          LEFT JOIN LATERAL (SELECT m.created_at, m.agent_id FROM messages m
-                              WHERE m.conversation_id = e.conversation_id AND m.sender = 'agent' AND NOT m.private
-                                AND m.created_at >= e.created_at
-                              ORDER BY m.created_at LIMIT 1) reply ON true
-         WHERE e.kind = 'conversation.escalated' AND e.created_at >= %(start)s AND e.created_at < %(end)s
-               {scope.conversation_filter()}
-         ORDER BY e.created_at
+        WITH escalated AS (
+            SELECT e.id, e.conversation_id, e.created_at, e.detail->>'rule' AS rule, c.team_id,
+                   c.channel_id, c.contact_id,
+                   lag(e.created_at) OVER (PARTITION BY c.contact_id ORDER BY e.created_at, e.id) AS previous
+              FROM events e JOIN conversations c ON c.id = e.conversation_id
+             WHERE e.kind = 'conversation.escalated'
+               AND e.created_at >= %(start)s - interval '7 days' AND e.created_at < %(end)s
+        ), in_window AS (
+            SELECT * FROM escalated c WHERE c.created_at >= %(start)s{scope.conversation_filter()}
+        )
+        SELECT DISTINCT ON (e.id) e.conversation_id, e.created_at AS escalated_at, e.rule, e.team_id,
+               m.created_at AS replied_at, m.agent_id AS replied_by,
+               coalesce(e.previous >= e.created_at - interval '7 days', false) AS repeat
+          FROM in_window e
+          LEFT JOIN messages m ON m.conversation_id = e.conversation_id AND m.sender = 'agent' AND NOT m.private
+                              AND m.created_at >= e.created_at
+         ORDER BY e.id, m.created_at
         """,
         scope.params(),
     ).fetchall()
@@ -144,17 +109,21 @@ def escalations(conn, scope: Scope) -> list[dict]:
 
 def resolutions(conn, scope: Scope) -> dict:
     """Resolutions in the window and how long each took: from the conversation's
-    start, or from its last reopening before it (p50, p90 seconds)."""
+    start, or from its last reopening before it (p50, p90 seconds). Reopenings
+    are rare: they are gathered once per conversation, not looked up per resolution."""
     return conn.execute(
         f"""
+        WITH reopened AS (
+            SELECT conversation_id, array_agg(created_at) AS times FROM events
+             WHERE kind = 'conversation.reopened' AND created_at < %(end)s GROUP BY conversation_id
+        )
         SELECT count(*) AS resolutions,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS p50,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) AS p90
-          FROM (SELECT extract(epoch FROM e.created_at - coalesce(
-                           (SELECT max(r.created_at) FROM events r
-                             WHERE r.conversation_id = e.conversation_id AND r.kind = 'conversation.reopened'
-                               AND r.created_at < e.created_at), c.created_at)) AS seconds
+          FROM (SELECT extract(epoch FROM e.created_at - CASE WHEN r.times IS NULL THEN c.created_at ELSE coalesce(
+                           (SELECT max(t) FROM unnest(r.times) t WHERE t < e.created_at), c.created_at) END) AS seconds
                   FROM events e JOIN conversations c ON c.id = e.conversation_id
+                  LEFT JOIN reopened r ON r.conversation_id = e.conversation_id
                  WHERE e.kind = 'conversation.resolved' AND e.created_at >= %(start)s AND e.created_at < %(end)s
                        {scope.conversation_filter()}) resolved
         """,
@@ -196,13 +165,15 @@ def ticket_totals(conn, scope: Scope, now: datetime) -> dict:
 
 def agent_activity(conn, scope: Scope) -> list[dict]:
     """Per agent: public replies sent in the window, conversations replied to, resolutions."""
+    team_and_channel = (f"AND m.conversation_id IN (SELECT c.id FROM conversations c WHERE true"
+                        f"{scope.conversation_filter()})" if scope.team_id or scope.channel_id else "")
     return conn.execute(
         f"""
         WITH replies AS (
             SELECT m.agent_id, count(*) AS replies, count(DISTINCT m.conversation_id) AS conversations
-              FROM messages m JOIN conversations c ON c.id = m.conversation_id
+              FROM messages m
              WHERE m.sender = 'agent' AND NOT m.private AND m.created_at >= %(start)s AND m.created_at < %(end)s
-                   {scope.conversation_filter()}
+                   {team_and_channel}
              GROUP BY m.agent_id),
         resolved AS (
             SELECT e.agent_id, count(*) AS resolved FROM events e JOIN conversations c ON c.id = e.conversation_id
@@ -223,48 +194,56 @@ def agent_activity(conn, scope: Scope) -> list[dict]:
 FAILURE_RULES = ("low_confidence", "model_needs_human", "repeated_question")
 
 
-def unanswered_questions(conn, scope: Scope, *, threshold: float, limit: int = 2000) -> list[dict]:
-    """Customer questions in the window the bot could not answer, newest first:
-    answered below `threshold` (small talk aside), answered by a failed
-    responder, or escalated by a failure rule. Questions marked handled are left out."""
+def unanswered_questions(conn, scope: Scope, *, threshold: float, limit: int = 1000) -> list[dict]:
+    """The newest `limit` customer questions in the window the bot could not
+    answer: answered below `threshold` (small talk aside), answered by a
+    failed responder, or escalated by a failure rule. Questions marked handled
+    are left out. Each source is read newest first and stops at `limit`."""
     channel = "AND q.channel_id = %(channel_id)s" if scope.channel_id is not None else ""
     team = ("AND q.conversation_id IN (SELECT id FROM conversations WHERE team_id = %(team_id)s)"
             if scope.team_id is not None else "")
+    question = f"""JOIN messages q ON q.id = {{column}} AND q.sender = 'customer' AND q.text <> '' {channel} {team}
+                   AND NOT EXISTS (SELECT 1 FROM kb_gaps_handled h WHERE h.message_id = q.id)"""
     return conn.execute(
         f"""
-        SELECT q.id, q.text, q.created_at, why.reason FROM (
-            SELECT b.reply_to_id AS id,
-                   CASE WHEN b.metadata ? 'responder_error' THEN 'failed' ELSE 'low confidence' END AS reason
-              FROM messages b
-             WHERE b.sender = 'bot' AND b.created_at >= %(start)s AND b.created_at < %(end)s
-               AND b.reply_to_id IS NOT NULL AND NOT b.metadata ? 'small_talk'
-               AND (b.bot_confidence < %(threshold)s OR b.metadata ? 'responder_error')
-            UNION
-            SELECT e.message_id, replace(e.detail->>'rule', '_', ' ') FROM events e
-             WHERE e.kind = 'conversation.escalated' AND e.created_at >= %(start)s AND e.created_at < %(end)s
-               AND e.message_id IS NOT NULL AND e.detail->>'rule' = ANY(%(rules)s)
-        ) why
-        JOIN messages q ON q.id = why.id AND q.sender = 'customer' AND q.text <> ''
-        WHERE NOT EXISTS (SELECT 1 FROM kb_gaps_handled h WHERE h.message_id = q.id) {channel} {team}
-        ORDER BY q.created_at DESC LIMIT %(limit)s
+        SELECT DISTINCT ON (created_at, id) * FROM (
+            (SELECT q.id, q.text, q.created_at,
+                    CASE WHEN b.metadata ? 'responder_error' THEN 'failed' ELSE 'low confidence' END AS reason
+               FROM messages b {question.format(column="b.reply_to_id")}
+              WHERE b.sender = 'bot' AND b.created_at >= %(start)s AND b.created_at < %(end)s
+                AND NOT b.metadata ? 'small_talk'
+                AND (b.bot_confidence < %(threshold)s OR b.metadata ? 'responder_error')
+              ORDER BY b.created_at DESC LIMIT %(limit)s)
+            UNION ALL
+            (SELECT q.id, q.text, q.created_at, replace(e.detail->>'rule', '_', ' ')
+               FROM events e {question.format(column="e.message_id")}
+              WHERE e.kind = 'conversation.escalated' AND e.created_at >= %(start)s AND e.created_at < %(end)s
+                AND e.detail->>'rule' = ANY(%(rules)s)
+              ORDER BY e.created_at DESC LIMIT %(limit)s)
+        ) found
+        ORDER BY created_at DESC, id DESC LIMIT %(limit)s
         """,
         scope.params(threshold=threshold, rules=list(FAILURE_RULES), limit=limit),
     ).fetchall()
 
 
 def articles_before_escalations(conn, scope: Scope, limit: int = 10) -> list[dict]:
-    """Knowledge-base articles the bot answered from in conversations escalated in the window anyway."""
+    """Knowledge-base articles the bot's last answer before an escalation in the
+    window came from: it answered, and the customer still needed a person."""
     return conn.execute(
         f"""
-        SELECT source.title, count(DISTINCT m.conversation_id) AS conversations,
+        SELECT source.title, count(DISTINCT e.conversation_id) AS conversations,
                (SELECT min(id) FROM kb_articles a WHERE a.title = source.title) AS article_id
           FROM events e
           JOIN conversations c ON c.id = e.conversation_id
-          JOIN messages m ON m.conversation_id = e.conversation_id AND m.sender = 'bot'
-                         AND m.created_at <= e.created_at
-          CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(m.metadata->'sources', '[]')) AS source(title)
+          -- The bot answers before the customer's message that was handed over: from that message back.
+          CROSS JOIN LATERAL (SELECT m.metadata FROM messages m
+                               WHERE m.conversation_id = e.conversation_id AND m.id < e.message_id
+                                 AND m.sender = 'bot'
+                               ORDER BY m.conversation_id, m.id DESC LIMIT 1) last_answer
+          CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(last_answer.metadata->'sources', '[]')) AS source(title)
          WHERE e.kind = 'conversation.escalated' AND e.created_at >= %(start)s AND e.created_at < %(end)s
-               {scope.conversation_filter()}
+           AND e.message_id IS NOT NULL {scope.conversation_filter()}
          GROUP BY source.title ORDER BY 2 DESC, 1 LIMIT %(limit)s
         """,
         scope.params(limit=limit),
