@@ -270,6 +270,23 @@ PATHS = {
                                           "description": "team ids or names"}}},
                             security=AGENT, parameters=[AGENT_ID]),
     },
+    "/api/admin/reports": {
+        "get": _operation(
+            "The report over a date range (UTC days): volume, handoffs by rule, first response after a handoff, "
+            "resolution, missed chats, tickets, CSAT, repeat escalations, the questions the bot could not answer "
+            "(the same object as `handoff report --json`)",
+            {"200": _json({"type": "object", "required": [
+                "conversations", "handoff_rate", "handoffs_by_rule", "bot_resolution_rate",
+                "first_response_seconds_p50", "first_response_seconds_p90", "csat_average", "csat_responses",
+                "repeat_escalations", "unanswered_groups"]}, "the figures"), **_errors(400, 401, 403)},
+            security=AGENT,
+            parameters=[{"name": "since", "in": "query", "schema": {"type": "string", "format": "date"},
+                         "description": "first day (default: 6 days before today)"},
+                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"},
+                         "description": "last day, included (default: today)"},
+                        {"name": "team", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "channel", "in": "query", "schema": {"type": "integer"}}]),
+    },
     "/api/agent/me": {
         "get": _operation("The logged-in agent", {"200": _json({"type": "object"}, "the agent"), **_errors(401)},
                           security=AGENT),
