@@ -199,18 +199,24 @@ def set_channel(channel_id: int, mode: str | None, name: str | None, team: str |
                    + enqueue_sends(config, change.resend))
 
 
+def channel_or_error(conn, channel_id: int):
+    from gateway.store.channels import get_channel
+
+    row = get_channel(conn, channel_id)
+    if row is None:
+        raise click.ClickException(f"no channel {channel_id}: see `handoff channel list`")
+    return row
+
+
 @channel.command("check")
 @click.argument("channel_id", type=int)
 def check_channel(channel_id: int) -> None:
     """Ask the provider whether channel CHANNEL_ID's credentials work."""
     from gateway.admin.channels import check_credentials
-    from gateway.store.channels import get_channel
 
     config = load_config()
     with database(config) as conn:
-        row = get_channel(conn, channel_id)
-    if row is None:
-        raise click.ClickException(f"no channel {channel_id}: see `handoff channel list`")
+        row = channel_or_error(conn, channel_id)
     result = check_credentials(row, config)
     if not result.ok:
         raise click.ClickException(result.message + (f" ({result.detail})" if result.detail else ""))
@@ -225,13 +231,11 @@ def remove_channel(channel_id: int, yes: bool) -> None:
     `handoff channel set ID --disable` keeps them)."""
     from gateway.admin.channels import remove_channel as remove
     from gateway.errors import ApiError
-    from gateway.store.channels import channel_usage, get_channel
+    from gateway.store.channels import channel_usage
 
     config = load_config()
     with database(config) as conn:
-        row = get_channel(conn, channel_id)
-        if row is None:
-            raise click.ClickException(f"no channel {channel_id}: see `handoff channel list`")
+        row = channel_or_error(conn, channel_id)
         usage = channel_usage(conn, channel_id)
     if not yes:
         click.confirm(f'Delete {row.kind} channel {row.id} "{row.name}" with its {usage["conversations"]} '

@@ -3,12 +3,10 @@ JSON (the same object as `handoff report --json`), for admins."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from gateway.reporting.figures import build_report
-from gateway.services import services
 from gateway.web.auth import api_auth
-from gateway.web.pages.reports import requested_range
+from gateway.web.pages.reports import requested_report
 
 bp = Blueprint("admin_reports", __name__, url_prefix="/api/admin")
 
@@ -16,6 +14,4 @@ bp = Blueprint("admin_reports", __name__, url_prefix="/api/admin")
 @bp.get("/reports")
 @api_auth(admin=True)
 def report():
-    window = requested_range(request.args)
-    with services().pool.connection() as conn:
-        return jsonify(build_report(conn, window))
+    return jsonify(requested_report()[1])

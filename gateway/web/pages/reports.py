@@ -49,12 +49,17 @@ def range_args(window: Range) -> dict:
                                           ("team", window.team_id), ("channel", window.channel_id)) if value}
 
 
+def requested_report() -> tuple[Range, dict]:
+    window = requested_range(request.args)
+    with services().pool.connection() as conn:
+        return window, build_report(conn, window)
+
+
 @bp.get("")
 @admin_required
 def index():
-    window = requested_range(request.args)
+    window, report = requested_report()
     with services().pool.connection() as conn:
-        report = build_report(conn, window)
         team_rows = teams.list_teams(conn)
         channel_rows = channels.list_channels(conn)
     busiest = max((count for row in report["heatmap"] for count in row), default=0)
@@ -81,9 +86,7 @@ def _csv(rows, header: tuple, name: str) -> Response:
 @bp.get("/figures.csv")
 @admin_required
 def figures_csv():
-    window = requested_range(request.args)
-    with services().pool.connection() as conn:
-        report = build_report(conn, window)
+    window, report = requested_report()
     return _csv(figure_rows(report), ("section", "figure", "value"),
                 f"handoff-figures-{window.since}-{window.until}.csv")
 

@@ -582,6 +582,10 @@ def kb_remove_demo():
     return done(f"Removed the {removed} demo article(s): the bot now answers from yours only.", ".kb_list")
 
 
+def _article_form() -> dict:
+    return {key: request.form.get(key, "") for key in ("title", "body")}
+
+
 @bp.route("/kb/new", methods=["GET", "POST"])
 @admin_required
 def kb_new():
@@ -590,7 +594,7 @@ def kb_new():
         return render_template("settings/article.html", article=draft, problems=())
     try:
         with transaction(services().pool) as conn:
-            article_id = articles.write_article(conn, request.form.to_dict())
+            article_id = articles.write_article(conn, _article_form())
     except ApiError as refusal:
         return render_template("settings/article.html", article=request.form, problems=problems_of(refusal)), 400
     return done("Article added: the bot answers from it now.", ".kb_article", article_id=article_id)
@@ -607,7 +611,7 @@ def kb_article(article_id: int):
         return render_template("settings/article.html", article=article, problems=())
     try:
         with transaction(services().pool) as conn:
-            articles.write_article(conn, request.form.to_dict(), article_id)
+            articles.write_article(conn, _article_form(), article_id)
     except ApiError as refusal:
         return render_template("settings/article.html", article=dict(article, **request.form),
                                problems=problems_of(refusal)), 400
