@@ -127,6 +127,8 @@ def _stop_leftover_valkey(data_dir: Path, timeout: float = 10.0) -> None:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As a server binds: a port the last run just closed (TIME_WAIT) is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
