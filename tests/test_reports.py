@@ -278,3 +278,26 @@ def test_reports_are_for_admins_only(client, db, auth):
     assert client.get("/reports").status_code == 403
     assert client.get("/settings/channels").status_code == 403
     assert client.get("/api/admin/reports").status_code == 403
+
+
+def test_a_week_of_figures_in_the_browser(live_server, browser, db, week):
+    add_agent(db, email="boss@example.com", password="correct horse battery staple", name="Boss", is_admin=True)
+    for width in (1280, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        problems = []
+        page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+        page.goto(f"{live_server.url}/login?next=/reports")
+        page.fill("#email", "boss@example.com")
+        page.fill("#password", "correct horse battery staple")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/reports")
+        page.fill("#since", "2026-11-02")
+        page.fill("#until", "2026-11-08")
+        page.click("button:has-text('Show')")
+        page.wait_for_url("**/reports?since=2026-11-02&until=2026-11-08**")
+        assert "80.0 %" in page.locator(".figure", has_text="handed to people").inner_text()
+        assert page.locator("svg.bar").count() > 10
+        assert "where is your shop" in page.locator("#learning ~ table").first.inner_text()
+        page.screenshot(path=f"/tmp/settings-reports-week-{width}.png", full_page=True)
+        assert problems == []
+        page.close()
