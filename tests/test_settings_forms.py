@@ -158,3 +158,30 @@ def test_an_agent_who_is_not_an_admin_gets_403_everywhere(client, db):
         if response.status_code == 403:
             assert "Admins only" in text(response)
     assert 'href="/settings' not in text(client.get("/inbox"))  # no Settings link for them
+
+
+def test_saving_the_bot_page_unchanged_changes_nothing(admin_client, db):
+    """Every field the page shows goes back as it came: a save without edits is no change
+    (and a field the page does not show is kept)."""
+    from html import unescape
+
+    from gateway.bot.settings import default_bot_settings
+
+    html = text(admin_client.get("/settings/bot"))
+    form = {}
+    for name, value in re.findall(r'<input[^>]* name="([^"]+)"[^>]* value="([^"]*)"', html):
+        form[name] = unescape(value)
+    for name, body in re.findall(r'<textarea[^>]* name="([^"]+)"[^>]*>([^<]*)</textarea>', html):
+        form[name] = unescape(body)
+    for name, options in re.findall(r'<select[^>]* name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', options)
+        form[name] = chosen.group(1) if chosen else re.search(r'<option value="([^"]*)"', options).group(1)
+    for name in re.findall(r'<input type="checkbox" name="([^"]+)" checked', html):
+        form[name] = "on"
+    form.pop("csrf_token", None)
+    saved = post(admin_client, "/settings/bot", form)
+    assert saved.status_code == 303, text(saved)
+    with admin_client.session_transaction() as session:
+        assert "Nothing changed." in str(session.get("_flashes"))
+    stored = fetch_one(db, "SELECT value FROM settings WHERE key = 'bot'")
+    assert stored is None or stored["value"] == default_bot_settings()

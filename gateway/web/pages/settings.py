@@ -31,7 +31,7 @@ from gateway.admin import people
 from gateway.admin import webhooks as webhook_admin
 from gateway.admin.templates import replace_templates
 from gateway.bot import articles
-from gateway.bot.settings import PRIORITIES, RULES, load_bot_settings, validate_bot_settings
+from gateway.bot.settings import PRIORITIES, RULES, TOPIC_WHEN, load_bot_settings, validate_bot_settings
 from gateway.config import AI_PROVIDERS
 from gateway.db import transaction
 from gateway.errors import ApiError, describe_details
@@ -279,7 +279,9 @@ def _rows(form, prefix: str, fields_: tuple[str, ...], typed: tuple[str, ...]) -
 
 
 def settings_from_form(form, current: dict) -> dict:
-    """The bot settings document the form describes (fields it does not show keep their current values)."""
+    """The bot settings document the form describes: the fields it does not show (top-level or in a
+    section it shows) keep their current values, so that a field added to the settings is never
+    lost by saving this page."""
     document = dict(current)
     number_fields = {"confidence_threshold": float, "low_confidence_streak": int,
                      "missed_chat_timeout_seconds": int, "queue_update_seconds": int,
@@ -291,28 +293,30 @@ def settings_from_form(form, current: dict) -> dict:
     document["missed_chat_action"] = form.get("missed_chat_action", "ticket")
     document["trigger_phrases"] = lines(form.get("trigger_phrases"))
     document["human_request_phrases"] = lines(form.get("human_request_phrases"))
-    document["repeated_question"] = {"times": _number(form.get("repeat_times"), int),
+    document["repeated_question"] = {**current["repeated_question"], "times": _number(form.get("repeat_times"), int),
                                      "similarity": _number(form.get("repeat_similarity"), float)}
-    document["frustration"] = {"action": form.get("frustration_action", "offer"),
+    document["frustration"] = {**current["frustration"], "action": form.get("frustration_action", "offer"),
                                "threshold": _number(form.get("frustration_threshold"), float),
                                "phrases": lines(form.get("frustration_phrases"))}
-    document["vip"] = {"attribute": form.get("vip_attribute", "").strip() or None,
+    document["vip"] = {**current["vip"], "attribute": form.get("vip_attribute", "").strip() or None,
                        "values": words(form.get("vip_values")),
                        "after_answers": _number(form.get("vip_after_answers"), int),
                        "priority": form.get("vip_priority", "high")}
     document["rule_priorities"] = {rule: form.get(f"priority-{rule}", "normal")
                                    for rule in current["rule_priorities"]}
     document["disabled_rules"] = [rule for rule in RULES if form.get(f"rule-{rule}") != "on"]
+    # A topic keeps what the form does not show (by its name): only these fields change.
+    topics_now = {topic["name"]: topic for topic in current["urgent_topics"]}
     document["urgent_topics"] = [
-        {"name": row["name"], "words": words(row["words"]), "priority": row["priority"] or "high",
-         "team": row["team"] or None}
-        for row in _rows(form, "topic", ("name", "words", "priority", "team"), ("name", "words"))]
+        {**topics_now.get(row["name"], {}), "name": row["name"], "words": words(row["words"]),
+         "priority": row["priority"] or "high", "team": row["team"] or None, "when": row["when"] or "mentioned"}
+        for row in _rows(form, "topic", ("name", "words", "priority", "team", "when"), ("name", "words"))]
     document["routing_rules"] = [
         {"team": row["team"], "words": words(row["words"]), "channels": words(row["channels"]) or None,
          "vip": {"yes": True, "no": False}.get(row["vip"])}
         for row in _rows(form, "route", ("team", "words", "channels", "vip"), ("team", "words", "channels"))]
-    document["greeting"] = {kind: form.get(f"greeting-{kind}", "").strip() or None for kind in ("default", *KINDS)}
-    document["talk_to_agent"] = {"label": form.get("talk_label", "").strip(),
+    document["greeting"] = {**current["greeting"], **{kind: form.get(f"greeting-{kind}", "").strip() or None for kind in ("default", *KINDS)}}
+    document["talk_to_agent"] = {**current["talk_to_agent"], "label": form.get("talk_label", "").strip(),
                                  "whatsapp_hint": form.get("whatsapp_hint", "").strip()}
     return document
 
@@ -333,6 +337,7 @@ def _bot_page(document: dict, problems=(), dry_run=None, turns: str = "", dry_ch
     return render_template(
         "settings/bot.html", s=document, problems=problems, dry_run=dry_run, turns=turns, dry_channel=dry_channel,
         dry_vip=dry_vip, providers=AI_PROVIDERS, priorities=PRIORITIES, rules=RULES, kinds=KINDS,
+        topic_when=TOPIC_WHEN,
         team_names=team_names, env_provider=config.ai_provider, changed=changed,
         models={"openai": config.openai_model, "anthropic": config.anthropic_model},
         compact_topics=[dict(topic, words=", ".join(topic["words"])) for topic in document["urgent_topics"]],
