@@ -153,8 +153,9 @@ def worker(config, database_url, redis_url):
     """A real `handoff worker`, as production runs it (the dry-run box's job needs one)."""
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=config.secret_key,
                PUBLIC_URL=config.public_url, TWILIO_API_BASE_URL=config.twilio_api_base_url)
+    # Its own session: RQ signals its work-horses' process group, which must not be pytest's.
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     yield process
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
