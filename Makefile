@@ -1,5 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 PYTHON ?= python3
+# make run PORT=8080
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -16,7 +18,7 @@ install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 
 run: install
-	$(BIN)/handoff run
+	$(BIN)/handoff run --port $(PORT)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -179,5 +179,34 @@ def faults(messages, customers, redelivered, kills, data_dir, as_json) -> None:
         raise SystemExit(1)
 
 
+@bench.command("reports")
+@click.option("--conversations", default=100_000, show_default=True, type=click.IntRange(min=100),
+              help="Conversations in the large history.")
+@click.option("--messages", default=1_000_000, show_default=True, type=click.IntRange(min=1000),
+              help="Messages in the large history (spread evenly over the conversations).")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=7, max=365),
+              help="Days the history spans (the report covers the last week, then all of them).")
+@click.option("--repeats", default=5, show_default=True, type=click.IntRange(min=1), help="Timed runs of each report.")
+@click.option("--explain", is_flag=True, help="Print EXPLAIN ANALYZE of every report query over the large history.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress still goes to stderr).")
+def reports(conversations, messages, days, repeats, explain, as_json) -> None:
+    """The report (/reports, `handoff report`) over a large history against a small one (1 000 messages).
+
+    Builds the histories with SQL in throwaway databases (DATABASE_URL when set:
+    handoff_bench_reports_small and _large, dropped at the end; embedded
+    PostgreSQL otherwise) and prints the median time of a week's report and of
+    the whole history's, and the ratio large / small.
+    """
+    from bench.reports import Options, print_report, run_reports
+
+    try:
+        report = run_reports(Options(conversations=conversations, messages=messages, days=days, repeats=repeats,
+                                     explain=explain))
+    except KeyboardInterrupt:
+        click.echo("interrupted: benchmark databases dropped", err=True)
+        raise SystemExit(130)
+    print_report(report, as_json)
+
+
 if __name__ == "__main__":
     bench()

@@ -225,14 +225,17 @@ class SendResult:
 class SendError(Exception):
     """A send failed, with the reason in words for the agent. `transient`
     failures are retried with backoff (not sooner than `retry_after` seconds
-    when the provider said so); others are final."""
+    when the provider said so); others are final. `auth`: the provider refused
+    the channel's credentials (a wrong or revoked token): every send on the
+    channel will fail until they are fixed."""
 
     def __init__(self, message: str, *, transient: bool, code: str | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, auth: bool = False):
         super().__init__(message)
         self.transient = transient
         self.code = code
         self.retry_after = retry_after
+        self.auth = auth
 
 
 def retry_after_seconds(header: str | None) -> float | None:

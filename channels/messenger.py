@@ -73,6 +73,8 @@ kind = "messenger"
 # (4, 17, 32, 613) and "temporary send message failure" (1200). Graph also
 # flags retryable errors with "is_transient": true, which we honour.
 TRANSIENT_GRAPH_CODES = {-1, 1, 2, 4, 17, 32, 341, 613, 1200}
+# "Invalid OAuth access token": the Page token is wrong, expired or revoked.
+INVALID_TOKEN = 190
 # The Send API's limit on message.text. We count UTF-16 code units, which is
 # never fewer than characters, so the text fits however Graph counts.
 TEXT_LIMIT = capabilities(kind).text_limit
@@ -319,6 +321,7 @@ class MessengerChannel:
                 transient=code in TRANSIENT_GRAPH_CODES or error.get("is_transient") is True
                 or (code is None and transient_http_status(response.status_code)),
                 code=str(code) if code is not None else None, retry_after=retry_after,
+                auth=code == INVALID_TOKEN,
             )
         if not result.get("message_id"):
             raise SendError("Graph answered without a message_id", transient=True)

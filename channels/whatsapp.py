@@ -44,6 +44,7 @@ ADDRESS = re.compile(r"^whatsapp:\+[1-9]\d{6,14}$")
 # Twilio error codes that will not succeed on retry even though they are not 4xx
 # at the HTTP level are rare; these 4xx ones are worth retrying.
 TRANSIENT_TWILIO_CODES = {20429}  # "Too Many Requests"
+AUTHENTICATION_FAILED = 20003
 
 
 def verify_signature(auth_token: str, url: str, form: Any, signature: str | None) -> bool:
@@ -195,7 +196,8 @@ class WhatsAppChannel:
         except TwilioRestException as exc:
             transient = transient_http_status(exc.status) or exc.code in TRANSIENT_TWILIO_CODES
             raise SendError(f"Twilio answered {http_failure(exc.status)}: {exc.msg}", transient=transient,
-                            code=str(exc.code or exc.status), retry_after=self.http.retry_after) from None
+                            code=str(exc.code or exc.status), retry_after=self.http.retry_after,
+                            auth=exc.status == 401 or exc.code == AUTHENTICATION_FAILED) from None
         except requests.RequestException as exc:
             raise SendError(f"cannot reach Twilio: {transport_failure(exc, self.timeout)}", transient=True) from None
         return SendResult(provider_message_id=created.sid, status=created.status or "queued")

@@ -11,9 +11,9 @@ from gateway.db import open_pool
 from gateway.logs import configure_logging
 from gateway.services import Services
 from gateway.web import auth, edge, errors, filters, ops, webhooks, widget, widget_script
-from gateway.web.api import admin, admin_teams, admin_webhooks, agent, openapi
+from gateway.web.api import admin, admin_reports, admin_teams, admin_webhooks, agent, openapi
 from gateway.web.json_provider import HandoffJSONProvider
-from gateway.web.pages import demo, inbox
+from gateway.web.pages import demo, inbox, reports, settings
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -37,7 +37,8 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)
     errors.register_error_handlers(app)
     edge.register(app, max_body_bytes=config.max_body_bytes)
-    for blueprint in (ops.bp, webhooks.bp, auth.bp, filters.bp, inbox.bp, widget.bp, widget_script.bp, demo.bp, agent.bp,
-                      admin.bp, admin_teams.bp, admin_webhooks.bp, openapi.bp):
+    for blueprint in (ops.bp, webhooks.bp, auth.bp, filters.bp, inbox.bp, settings.bp, reports.bp, widget.bp,
+                      widget_script.bp, demo.bp, agent.bp, admin.bp, admin_teams.bp, admin_webhooks.bp, admin_reports.bp,
+                      openapi.bp):
         app.register_blueprint(blueprint)
     return app

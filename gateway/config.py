@@ -1,4 +1,6 @@
-"""One Config object, read from environment variables (see .env.example).
+"""One Config object, read from environment variables (see .env.example) and
+from a `.env` file in the current directory, whose values fill in what the
+environment leaves unset (the environment always wins).
 
 Nothing here runs at import time: `Config.from_env()` is called by
 `create_app`, the CLI and the worker, so tests can build a Config by hand.
@@ -8,8 +10,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
@@ -49,6 +53,8 @@ MAX_RETRIES = 10
 
 
 AI_PROVIDERS = ("kb", "openai", "anthropic")
+DOTENV = Path(".env")
+_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 # The providers that call a language model (which also writes handoff summaries).
 LLM_PROVIDERS = ("openai", "anthropic")
 
@@ -98,7 +104,7 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Config":
-        env = os.environ if environ is None else environ
+        env = environment() if environ is None else environ
 
         def get(name: str, default=None):
             value = env.get(name)
@@ -202,6 +208,36 @@ class Config:
                 value = _without_password(value)
             redacted[f.name] = value
         return redacted
+
+
+def read_dotenv(path: Path = DOTENV) -> dict[str, str]:
+    """The variables a .env file sets: KEY=value lines (`export` allowed),
+    # comments, values optionally in single or double quotes. No file: {}."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if not match:
+            raise ConfigError(f"{path}, line {number}: expected NAME=value")
+        name, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        elif " #" in value:  # a comment after an unquoted value
+            value = value.split(" #", 1)[0].rstrip()
+        values[name] = value
+    return values
+
+
+def environment() -> dict[str, str]:
+    """The process environment over the .env file of the current directory."""
+    return {**read_dotenv(), **os.environ}
 
 
 def _parse_delays(name: str, raw: str | None, default: tuple[float, ...]) -> tuple[float, ...]:

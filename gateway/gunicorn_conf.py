@@ -2,20 +2,21 @@
 
 gthread workers: webhook requests are short, but SSE streams (widget, inbox)
 hold a thread each for their lifetime, so each process gets many threads.
-Environment: PORT, WEB_CONCURRENCY (processes), WEB_THREADS.
+Environment (and .env): PORT, WEB_CONCURRENCY (processes), WEB_THREADS.
 """
 
-import os
+from gateway.config import environment
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+env = environment()
+bind = f"{env.get('HOST', '0.0.0.0')}:{env.get('PORT', '8000')}"
+workers = int(env.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "32"))
+threads = int(env.get("WEB_THREADS", "32"))
 keepalive = 5
 # SSE responses stream for minutes; the worker is alive while it writes heartbeats.
 timeout = 120
 graceful_timeout = 10
-accesslog = os.environ.get("ACCESS_LOG") or None
+accesslog = env.get("ACCESS_LOG") or None
 # gunicorn's control socket lives at one fixed path per user, shared by every
 # gunicorn on the machine (two Handoffs, the benchmark's two apps): off.
 control_socket_disable = True

@@ -145,11 +145,11 @@ def test_channel_mode_and_name_change_without_showing_credentials(client, db, ad
 def test_channel_changes_are_validated(client, db, auth):
     channel = add_messenger_channel(db)
     response = client.patch(f"/api/admin/channels/{channel.id}", headers=auth,
-                            json={"mode": "always", "credentials": {"app_secret": "x"}})
+                            json={"mode": "always", "owner": "x"})
     assert response.status_code == 400
     details = response.get_json()["details"]
     assert details["mode"] == ["must be one of: bot_only, hybrid, offline_or_missed"]
-    assert details["credentials"] == ["Unknown field."]
+    assert details["owner"] == ["Unknown field."]
     blank = client.patch(f"/api/admin/channels/{channel.id}", headers=auth, json={"name": "   "})
     assert blank.status_code == 400 and blank.get_json()["details"] == {"name": ["must not be blank"]}
     assert fetch_one(db, "SELECT mode FROM channels WHERE id = %s", channel.id)["mode"] == "bot_only"

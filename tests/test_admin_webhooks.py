@@ -9,7 +9,7 @@ import hmac
 
 import pytest
 
-from gateway.web.api import admin_webhooks
+from gateway.admin import webhooks as webhook_admin
 from tests.fakes.recorder import RecordingServer
 from tests.helpers import fetch_all, fetch_one
 from workers.notify import deliver_webhook
@@ -78,7 +78,7 @@ def test_create_answers_201_with_its_location(client, auth, receiver):
     ({"url": "https://example.com/hook", "events": []}, {"events": ["name at least one event (or '*' for all)"]}),
     ({"events": ["ticket.created"]}, {"url": ["Missing data for required field."]}),
     ({"url": "https://example.com/hook", "events": ["ticket.closed"], "active": False},
-     {"events": {"0": [f"must be one of: {', '.join(admin_webhooks.EVENT_CHOICES)}"]},
+     {"events": {"0": [f"must be one of: {', '.join(webhook_admin.EVENT_CHOICES)}"]},
       "active": ["Unknown field."]}),
 ])
 def test_invalid_subscriptions_answer_400_per_field(client, db, auth, body, details):

@@ -1,6 +1,5 @@
 """Agent login, logout, the session and API-token guards."""
 
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest

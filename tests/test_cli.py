@@ -240,7 +240,7 @@ def test_channel_set_changes_mode_and_name(handoff, sql_rows):
     handoff("channel", "add", "web", "--name", "Website")
     result = handoff("channel", "set", "1", "--mode", "hybrid", "--name", " Shop chat ")
     assert result.exit_code == 0, result.output
-    assert result.output == 'channel 1 "Shop chat" (web): mode hybrid\n'
+    assert result.output == 'channel 1 "Shop chat" (web): mode hybrid\nchanged: mode, name\n'
     assert sql_rows("SELECT name, mode FROM channels") == [{"name": "Shop chat", "mode": "hybrid"}]
     assert_one_line_error(handoff("channel", "set", "7", "--mode", "hybrid"), "no channel 7: see `handoff channel "
                                                                               "list`", exit_code=1)
@@ -391,6 +391,49 @@ def test_kb_import_splits_markdown_by_heading_and_reimport_updates(handoff, sql_
     assert again.output.splitlines()[-1] == "imported 1 new, updated 3"
     assert len(sql_rows("SELECT id FROM kb_articles")) == 4
     assert "free over $75" in sql_rows("SELECT body FROM kb_articles WHERE source = 'faq.md#Costs'")[0]["body"]
+
+
+def test_kb_list_show_remove_and_clear_the_demo(handoff, sql_rows, tmp_path, monkeypatch, db):
+    from gateway.bot.articles import save_articles
+    from gateway.local.demo import sample_articles
+
+    with db() as conn:
+        save_articles(conn, sample_articles())
+    demo_count = len(sample_articles())
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "shop.md").write_text("# Where is your shop?\n\nOur shop is at 1 Main Street, Lyon.\n")
+    monkeypatch.chdir(tmp_path)
+    assert handoff("kb", "import", "mine/shop.md").exit_code == 0
+    monkeypatch.chdir(tmp_path / "mine")
+    again = handoff("kb", "import", "shop.md")  # the same file from another folder: updated, not duplicated
+    assert again.output.splitlines()[-1] == "imported 0 new, updated 1"
+
+    listed = handoff("kb", "list").output.splitlines()
+    assert listed[-1] == f"{demo_count + 1} articles shown of {demo_count + 1} ({demo_count} from the demo)"
+    assert any(line.endswith("Where is your shop?  (shop.md#Where is your shop?)") for line in listed)
+    assert sum(line.endswith("(demo)") for line in listed) == demo_count
+    mine = sql_rows("SELECT id FROM kb_articles WHERE source LIKE 'shop.md%%'")[0]["id"]
+    assert "1 Main Street" in handoff("kb", "show", str(mine)).output
+
+    cleared = handoff("kb", "clear", "--demo", "--yes")
+    assert cleared.output == f"removed {demo_count} demo articles\n"
+    assert [row["id"] for row in sql_rows("SELECT id FROM kb_articles")] == [mine]
+    assert handoff("kb", "remove", str(mine)).output == "removed 1 article\n"
+    assert_one_line_error(handoff("kb", "show", str(mine)), f"no article {mine}")
+
+
+def test_agent_deactivate_ends_their_login(handoff, db):
+    from gateway.store import agents
+    from tests.helpers import add_agent
+
+    add_agent(db, email="gone@example.com")
+    result = handoff("agent", "deactivate", "--email", "gone@example.com")
+    assert result.output == "deactivated gone@example.com\n"
+    with db() as conn:
+        assert agents.authenticate(conn, "gone@example.com", "correct horse battery staple") is None
+    assert_one_line_error(handoff("agent", "deactivate", "--email", "gone@example.com"),
+                          "no active agent has the email gone@example.com")
+    assert handoff("agent", "reactivate", "--email", "gone@example.com").output == "reactivated gone@example.com\n"
 
 
 def test_kb_import_errors(handoff, sql_rows, tmp_path):

@@ -11,14 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.cli.teams import (
-    compact_weekly,
-    duration_words,
-    local_time,
-    parse_duration,
-    parse_weekly,
-)
+from gateway.cli.teams import duration_words, local_time, parse_duration
 from gateway.handoff.hours import DAYS
+from gateway.handoff.weekly import compact_weekly, parse_weekly
 from gateway.queues import queue
 from gateway.store import agents, teams
 from tests.conftest import PUBLIC_URL

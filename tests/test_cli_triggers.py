@@ -318,8 +318,28 @@ def test_settings_show_and_set_round_trip(handoff, tmp_path):
     path.write_text(json.dumps(document))
     result = handoff("settings", "set", str(path))
     assert result.exit_code == 0, result.output
-    assert "saved the bot settings" in result.output
+    assert result.output == f"merged into the bot settings {path}: changed confidence_threshold, trigger_phrases\n"
     assert json.loads(handoff("settings", "show").output) == document
+
+
+def test_settings_set_merges_and_replace_replaces(handoff, tmp_path, db):
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps({"trigger_phrases": ["speak to *"], "greeting": {"default": "Hello from us"}}))
+    assert "changed greeting, trigger_phrases" in handoff("settings", "set", str(full)).output
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"confidence_threshold": 0.7}))
+
+    merged = handoff("settings", "set", str(one))
+    assert merged.output == f"merged into the bot settings {one}: changed confidence_threshold\n"
+    document = json.loads(handoff("settings", "show").output)
+    assert document["confidence_threshold"] == 0.7
+    assert document["trigger_phrases"] == ["speak to *"] and document["greeting"]["default"] == "Hello from us"
+    assert "nothing changed" in handoff("settings", "set", str(one)).output
+
+    replaced = handoff("settings", "set", "--replace", str(one))
+    assert replaced.output == f"replaced the bot settings with {one}: changed greeting, trigger_phrases\n"
+    document = json.loads(handoff("settings", "show").output)
+    assert document["trigger_phrases"] == [] and document["confidence_threshold"] == 0.7
 
 
 def test_settings_set_refuses_an_invalid_document_in_one_line(handoff, tmp_path, db):

@@ -197,6 +197,8 @@ def test_handoff_run_starts_answers_stops_and_keeps_its_data(tmp_path, run_env, 
                 (TWILIO_NUMBER,)]
             assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
         assert Redis.from_url(second.exported("REDIS_URL")).get("handoff:test:survives-restart") == b"yes"
+        # The URLs the first run printed still work: the embedded servers kept their addresses.
+        assert (second.exported("DATABASE_URL"), second.exported("REDIS_URL")) == (database_url, redis_url)
 
         # A child that dies stops everything, with a non-zero exit.
         started = second.processes(var)

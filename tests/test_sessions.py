@@ -5,7 +5,6 @@ copy of the cookie kept elsewhere."""
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
@@ -60,27 +59,31 @@ def test_a_password_reset_ends_every_session_and_the_api_token(app, client, db, 
     assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 401
 
 
-@pytest.mark.parametrize("change, status", [({"active": False}, 204), ({"is_admin": True}, 200)],
-                         ids=["deactivation", "role change"])
-def test_a_deactivation_or_a_role_change_ends_their_sessions_and_token(app, client, db, auth, change, status):
+def test_a_deactivation_ends_their_sessions_and_token(app, client, db, auth):
     agent, token, copy = agent_with_session_and_token(app, client, db)
-    response = app.test_client().patch(f"/api/admin/agents/{agent['id']}", headers=auth, json=change)
-    assert response.status_code == status
+    assert app.test_client().post(f"/api/admin/agents/{agent['id']}/deactivate", headers=auth).status_code == 200
     assert not logged_in(copy)
     assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 401
 
 
-def test_a_disabled_agent_cannot_log_in_again(app, client, db, auth):
+def test_a_role_change_ends_their_sessions_and_token(app, client, db, auth):
+    agent, token, copy = agent_with_session_and_token(app, client, db)
+    response = app.test_client().patch(f"/api/admin/agents/{agent['id']}", headers=auth, json={"is_admin": True})
+    assert response.status_code == 200
+    assert not logged_in(copy)
+    assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 401
+
+
+def test_a_deactivated_agent_cannot_log_in_again(app, client, db, auth):
     agent = add_agent(db)
-    assert app.test_client().patch(f"/api/admin/agents/{agent['id']}", headers=auth,
-                                   json={"active": False}).status_code == 204
+    assert app.test_client().post(f"/api/admin/agents/{agent['id']}/deactivate", headers=auth).status_code == 200
     assert log_in(client).status_code == 200  # the form again, with its error
     assert not logged_in(client)
 
 
-def test_disabling_an_agent_from_the_command_line(app, client, db, database_url, redis_url):
+def test_deactivating_an_agent_from_the_command_line(app, client, db, database_url, redis_url):
     _, token, copy = agent_with_session_and_token(app, client, db)
-    result = handoff(database_url, redis_url, "agent", "disable", "--email", AGENT_EMAIL)
+    result = handoff(database_url, redis_url, "agent", "deactivate", "--email", AGENT_EMAIL)
     assert result.exit_code == 0, result.output
     assert not logged_in(copy)
     assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 401
@@ -94,7 +97,7 @@ def test_other_changes_keep_the_session(app, client, db, auth):
     assert app.test_client().get("/api/agent/me", headers=bearer(token)).status_code == 200
 
 
-def test_an_admin_cannot_disable_themselves(client, admin, auth):
-    response = client.patch(f"/api/admin/agents/{admin['id']}", headers=auth, json={"active": False})
+def test_an_admin_cannot_deactivate_themselves(client, admin, auth):
+    response = client.post(f"/api/admin/agents/{admin['id']}/deactivate", headers=auth)
     assert response.status_code == 409
     assert client.get("/api/agent/me", headers=auth).status_code == 200

@@ -36,12 +36,13 @@ from gateway.db import transaction
 from gateway.events import emit
 from gateway.handoff import wording
 from gateway.store import messages
-from gateway.store.channels import ChannelRow, get_channel
+from gateway.store.channels import ChannelRow, clear_auth_failure, flag_auth_failure, get_channel
 from workers import context, mailer
 
 log = logging.getLogger(__name__)
 
 OUTSIDE_WINDOW = "outside_window"
+CHANNEL_DISABLED = "channel_disabled"
 
 
 def outbound_message(claimed: dict, window: Window) -> OutboundMessage:
@@ -85,6 +86,9 @@ def send(claimed: dict, channel: ChannelRow, config: Config) -> SendResult:
     """Send the claimed message the way it asks, or raise SendError."""
     if claimed["metadata"].get("via") == "email":
         return send_email(claimed, config)
+    if channel.disabled_at is not None:
+        raise SendError(f'Not sent: the channel "{channel.name}" is disabled.', transient=False,
+                        code=CHANNEL_DISABLED)
     window = window_state(channel.kind, claimed["last_customer_message_at"], datetime.now(timezone.utc))
     refusal = window_refusal(claimed, channel.kind, window)
     if refusal:
@@ -109,6 +113,8 @@ def send_message(message_id: int) -> str:
         return _record_failure(ctx, claimed, error)
     with transaction(ctx.pool) as conn:
         sent = messages.mark_sent(conn, message_id, result.provider_message_id, result.status)
+        if channel.auth_failed_at is not None and claimed["metadata"].get("via") != "email":
+            clear_auth_failure(conn, channel.id)  # the provider accepts the credentials again
         if sent["status"] in ("failed", "undelivered"):
             # A failure receipt (e.g. 63016) beat the provider's response here.
             emit(conn, None, "message.failed", conversation_id=conversation_id, message_id=message_id,
@@ -158,9 +164,12 @@ def _record_failure(ctx, claimed: dict, error: SendError) -> str:
         if retry:
             messages.mark_retrying(conn, message_id, reason, error.code, delay)
         else:
-            messages.mark_failed(conn, message_id, reason, error.code)
+            messages.mark_failed(conn, message_id, reason, error.code, for_auth=error.auth)
+            if error.auth:  # every send on the channel fails until an admin fixes its credentials
+                flag_auth_failure(conn, claimed["channel_id"], str(error))
             emit(conn, None, "message.failed", conversation_id=conversation_id, message_id=message_id,
-                 detail={"error": reason, "code": error.code, "attempts": attempt})
+                 detail={"error": reason, "code": error.code, "attempts": attempt,
+                         **({"authentication": True} if error.auth else {})})
     if retry:
         log.warning("message %s: attempt %s failed: %s", message_id, attempt, reason)
         queues.enqueue_send(ctx.redis, message_id, delay_seconds=delay)

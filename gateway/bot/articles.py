@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from marshmallow import Schema, ValidationError, fields, validate
+
+from gateway.errors import ApiError
 from gateway.store import kb
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -37,16 +41,6 @@ class ArticleDraft:
     title: str
     body: str
     source: str
-
-
-def display_path(path: Path) -> str:
-    """The path as the article source records it: relative to the current
-    directory when the file is inside it, absolute otherwise."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
 
 
 def title_from_file_name(path: str) -> str:
@@ -116,8 +110,11 @@ def read_articles(path: Path, source_path: str | None = None) -> list[ArticleDra
         raise UnreadableFile(f"{path}: not UTF-8 text") from None
     except OSError as error:
         raise UnreadableFile(f"{path}: {error.strerror or error}") from None
-    return articles_from_text(text, source_path or display_path(path),
-                              markdown=path.suffix.lower() in MARKDOWN_SUFFIXES)
+    return articles_from_text(text, source_path or path.name, markdown=is_markdown(path.name))
+
+
+def is_markdown(file_name: str) -> bool:
+    return file_name.lower().endswith(MARKDOWN_SUFFIXES)
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
@@ -143,3 +140,39 @@ def save_articles(conn, drafts: list[ArticleDraft]) -> tuple[int, int]:
         else:
             updated += 1
     return created, updated
+
+
+class ArticleSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200, error="a title of 1 to 200 characters"))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=50_000,
+                                                                 error="a text of 1 to 50,000 characters"))
+
+
+def checked_article(body: dict) -> dict:
+    """{title, body} stripped and validated (ApiError 400 naming the field)."""
+    cleaned = {key: value.strip() if isinstance(value, str) else value for key, value in body.items()}
+    try:
+        return ArticleSchema().load(cleaned)
+    except ValidationError as error:
+        raise ApiError(400, "invalid article", error.messages) from None
+
+
+def write_article(conn, body: dict, article_id: int | None = None) -> int:
+    """A new article written by an admin, or a change to one; its id."""
+    article = checked_article(body)
+    if article_id is None:
+        return kb.upsert_article(conn, title=article["title"], body=article["body"],
+                                 source=f"editor:{uuid.uuid4().hex}")[0]
+    if not kb.update_article(conn, article_id, title=article["title"], body=article["body"]):
+        raise ApiError(404, f"no article {article_id}")
+    return article_id
+
+
+def import_text(conn, file_name: str, raw: bytes) -> tuple[int, int]:
+    """An uploaded file's articles, created or updated by source: (created, updated)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnreadableFile(f"{file_name}: not UTF-8 text") from None
+    return save_articles(conn, articles_from_text(text, os.path.basename(file_name) or "upload.txt",
+                                                  markdown=is_markdown(file_name)))

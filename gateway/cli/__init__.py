@@ -1,5 +1,5 @@
 """The `handoff` command (entry point gateway.cli:main), one module per group:
-run, worker, migrate, channel, agent, kb, team, webhook, triggers, settings (and bench).
+run, worker, migrate, channel, agent, kb, team, webhook, triggers, settings, report (and bench).
 
 Every command except `run` reads its configuration from the environment
 (DATABASE_URL, REDIS_URL, PUBLIC_URL, ...: see .env.example), like the web
@@ -18,6 +18,7 @@ from bench.cli import bench
 from gateway.cli.agents import agent
 from gateway.cli.channels import channel
 from gateway.cli.kb import kb
+from gateway.cli.reports import report
 from gateway.cli.run import run
 from gateway.cli.support import load_config, one_line, plural, require_database_url
 from gateway.cli.teams import team
@@ -57,5 +58,5 @@ def migrate() -> None:
     click.echo(f"applied {plural(len(applied), 'migration')}" if applied else "database is up to date")
 
 
-for command in (worker, channel, agent, kb, team, webhook, triggers, settings, run, bench):
+for command in (worker, channel, agent, kb, team, webhook, triggers, settings, report, run, bench):
     main.add_command(command)

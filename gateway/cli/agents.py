@@ -82,22 +82,6 @@ def agent_password(email: str, password_stdin: bool) -> None:
     click.echo(f"password changed for {email}; {plural(ended, 'session')} ended and the API token revoked")
 
 
-@agent.command("disable")
-@click.option("--email", required=True, callback=validate_email, help="The agent's login.")
-def agent_disable(email: str) -> None:
-    """Disable an agent: they cannot log in, and their sessions and API token end now."""
-    from gateway.store import agents, sessions
-
-    with database(load_config()) as conn:
-        agent_id = agents.agent_id_by_email(conn, email)
-        if agent_id is None:
-            raise click.ClickException(f"no agent has the email {email}")
-        if not agents.disable_agent(conn, agent_id):
-            raise click.ClickException(f"{email} is already disabled")
-        ended = sessions.end_credentials(conn, agent_id)
-    click.echo(f"disabled {email}; {plural(ended, 'session')} ended and the API token revoked")
-
-
 @agent.command("token")
 @click.option("--email", required=True, callback=validate_email, help="The agent's login.")
 def agent_token(email: str) -> None:
@@ -113,6 +97,38 @@ def agent_token(email: str) -> None:
     click.echo(token)
     click.echo(f"the API token of {email} (send it as 'Authorization: Bearer <token>'); it is shown only this once "
                "and the previous one no longer works", err=True)
+
+
+@agent.command("deactivate")
+@click.option("--email", required=True, callback=validate_email, help="The agent's login.")
+def agent_deactivate(email: str) -> None:
+    """The agent can no longer log in: their open sessions and API token stop working at their next
+    request, and the conversations they held go back to their team's queue."""
+    from gateway.admin.people import deactivate_agent
+    from gateway.store import agents
+
+    with database(load_config()) as conn:
+        agent_id = agents.agent_id_by_email(conn, email)
+        if agent_id is None or agents.get_agent(conn, agent_id) is None:
+            raise click.ClickException(f"no active agent has the email {email}")
+        result = deactivate_agent(conn, agent_id, agent_id=None)
+    returned = result["returned"]
+    click.echo(f"deactivated {email}" + (f"; {len(returned)} conversation(s) back in the queue" if returned else ""))
+
+
+@agent.command("reactivate")
+@click.option("--email", required=True, callback=validate_email, help="The agent's login.")
+def agent_reactivate(email: str) -> None:
+    """Let a deactivated agent log in again (set a new password with `handoff agent password`)."""
+    from gateway.admin.people import reactivate_agent
+    from gateway.errors import ApiError
+
+    with database(load_config()) as conn:
+        try:
+            reactivate_agent(conn, email, agent_id=None)
+        except ApiError as refusal:
+            raise click.ClickException(refusal.message) from None
+    click.echo(f"reactivated {email}")
 
 
 agent.add_command(agent_status)

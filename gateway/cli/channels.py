@@ -1,20 +1,17 @@
-"""`handoff channel`: add, change and list the channels customers write on
-(and, through gateway/cli/templates.py, WhatsApp templates)."""
+"""`handoff channel`: add, change, check, remove and list the channels
+customers write on (and, through gateway/cli/templates.py, WhatsApp
+templates). The checks and changes are gateway/admin/channels.py's, which
+the settings pages and the admin API use too."""
 
 from __future__ import annotations
 
-import re
-import secrets
-
 import click
-from psycopg import errors as pg_errors
 
-from gateway.cli.support import database, load_config, not_blank, public_url_note
+from channels import credentials as channel_credentials
+from gateway.admin.channels import MODES as CHANNEL_MODES
+from gateway.admin.channels import embed_snippet
+from gateway.cli.support import api_refusal, database, enqueue_sends, load_config, not_blank, public_url_note
 from gateway.cli.templates import template
-
-CHANNEL_MODES = ("bot_only", "hybrid", "offline_or_missed")
-TWILIO_ACCOUNT_SID = re.compile(r"^AC[0-9a-zA-Z]{32}$")
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 @click.group()
@@ -27,27 +24,23 @@ def channel_add() -> None:
     """Add a channel: whatsapp (through Twilio), messenger, or web (the chat widget)."""
 
 
-def validate_account_sid(ctx, param, value: str) -> str:
-    value = value.strip()
-    if not TWILIO_ACCOUNT_SID.match(value):
-        raise click.BadParameter("a Twilio Account SID starts with AC and has 34 characters (see the Twilio console)")
-    return value
+def _checked(check):
+    """A click callback from one of channels.credentials' checks (None passes through)."""
+
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except channel_credentials.CredentialProblem as problem:
+            raise click.BadParameter(str(problem)) from None
+
+    return callback
 
 
-def validate_whatsapp_number(ctx, param, value: str) -> str:
-    number = re.sub(r"[\s().-]", "", value.strip())
-    if number.startswith("whatsapp:"):
-        number = number.removeprefix("whatsapp:")
-    if not E164.match(number):
-        raise click.BadParameter(f"{value!r} is not a phone number in E.164 form, like whatsapp:+14155238886")
-    return "whatsapp:" + number
-
-
-def validate_page_id(ctx, param, value: str) -> str:
-    value = value.strip()
-    if not re.fullmatch(r"[0-9]+", value):
-        raise click.BadParameter("a Facebook Page ID is a number, like 104955512345678")
-    return value
+validate_account_sid = _checked(channel_credentials.account_sid)
+validate_whatsapp_number = _checked(channel_credentials.whatsapp_address)
+validate_page_id = _checked(channel_credentials.page_id)
 
 
 name_option = click.option("--name", required=True, callback=not_blank,
@@ -56,24 +49,17 @@ mode_option = click.option("--mode", type=click.Choice(CHANNEL_MODES), default="
                            help="How the bot and the agents share this channel's conversations.")
 
 
-def hint(secret: str) -> str:
-    """Enough of a secret to recognize it, not to use it."""
-    return secret[:4] + "…" if len(secret) > 8 else "…"
-
-
 def insert_channel(kind: str, name: str, address: str, credentials: dict, mode: str):
-    from gateway.store.channels import create_channel, find_channel
+    from gateway.admin.channels import add_channel
+    from gateway.errors import ApiError
 
     config = load_config()
     with database(config) as conn:
-        existing = find_channel(conn, kind, address)
-        if existing is not None:
-            raise click.ClickException(
-                f'a {kind} channel for {address} already exists (channel {existing.id}, "{existing.name}")')
         try:
-            row = create_channel(conn, kind=kind, name=name, address=address, credentials=credentials, mode=mode)
-        except pg_errors.UniqueViolation:
-            raise click.ClickException(f"a {kind} channel for {address} already exists") from None
+            row = add_channel(conn, {"kind": kind, "name": name, "address": address, "credentials": credentials,
+                                     "mode": mode}, agent_id=None)
+        except ApiError as refusal:
+            raise api_refusal(refusal) from None
     return config, row
 
 
@@ -112,11 +98,11 @@ def add_messenger(name: str, page_id: str, page_token: str, app_secret: str, ver
                   mode: str) -> None:
     """Add a Facebook Page (Messenger)."""
     generated = verify_token is None
-    verify_token = secrets.token_urlsafe(18) if generated else verify_token.strip()
-    if not verify_token:
+    if not generated and not verify_token.strip():
         raise click.BadParameter("must not be empty", param_hint="'--verify-token'")
     config, row = insert_channel("messenger", name, page_id, {"page_token": page_token, "app_secret": app_secret,
-                                                              "verify_token": verify_token}, mode)
+                                                              "verify_token": verify_token or ""}, mode)
+    verify_token = row.credentials["verify_token"]
     click.echo(f'added messenger channel {row.id} "{row.name}" for page {row.address} (mode {row.mode})')
     click.echo("In the Meta app dashboard, Messenger > Webhooks, set:")
     click.echo(f"  Callback URL:  {config.public_url}/webhooks/messenger")
@@ -128,10 +114,6 @@ def add_messenger(name: str, page_id: str, page_token: str, app_secret: str, ver
     note = public_url_note(config)
     if note:
         click.echo(f"Note: {note}")
-
-
-def embed_snippet(public_url: str, widget_key: str) -> str:
-    return f'<script src="{public_url}/widget.js" data-key="{widget_key}" async></script>'
 
 
 @channel_add.command("web")
@@ -150,26 +132,122 @@ def add_web(name: str, mode: str) -> None:
         click.echo(f"Note: {note}")
 
 
+ASK = "-"
+SECRET_OPTIONS = {"auth_token": "Twilio auth token", "page_token": "Page access token", "app_secret": "App secret"}
+
+
 @channel.command("set")
 @click.argument("channel_id", type=int)
 @click.option("--mode", type=click.Choice(CHANNEL_MODES), default=None,
               help="bot_only: the bot until a trigger fires; hybrid: agents may step in at any time; "
                    "offline_or_missed: people first, the bot outside hours or when nobody answers in time.")
 @click.option("--name", default=None, help="The name agents see.")
-def set_channel(channel_id: int, mode: str | None, name: str | None) -> None:
-    """Change channel CHANNEL_ID's mode or name (see `handoff channel list`)."""
-    from gateway.store.channels import get_channel, update_channel
+@click.option("--team", default=None, help="The team its conversations go to by default ('' for none).")
+@click.option("--number", default=None, callback=validate_whatsapp_number, help="WhatsApp: the Twilio number.")
+@click.option("--account-sid", default=None, callback=validate_account_sid, help="WhatsApp: the Account SID.")
+@click.option("--auth-token", default=None, help="WhatsApp: a new auth token ('-': asked for, hidden).")
+@click.option("--page-id", default=None, callback=validate_page_id, help="Messenger: the Page ID.")
+@click.option("--page-token", default=None, help="Messenger: a new Page access token ('-': asked for, hidden).")
+@click.option("--app-secret", default=None, help="Messenger: a new app secret ('-': asked for, hidden).")
+@click.option("--verify-token", default=None, help="Messenger: the webhook verify token.")
+@click.option("--disable/--enable", "disabled", default=None,
+              help="A disabled channel keeps its conversations but receives and sends nothing.")
+def set_channel(channel_id: int, mode: str | None, name: str | None, team: str | None, number: str | None,
+                account_sid: str | None, auth_token: str | None, page_id: str | None, page_token: str | None,
+                app_secret: str | None, verify_token: str | None, disabled: bool | None) -> None:
+    """Change channel CHANNEL_ID (see `handoff channel list`): its name, mode,
+    team, address, credentials, or whether it is enabled. New credentials send
+    again the messages that failed because the provider refused the old ones."""
+    from gateway.admin.channels import change_channel
+    from gateway.errors import ApiError
+    from gateway.store.teams import team_by_name
 
-    if mode is None and name is None:
-        raise click.UsageError("say what to change: --mode and/or --name")
+    secrets_given = {"auth_token": auth_token, "page_token": page_token, "app_secret": app_secret}
+    for key, value in secrets_given.items():
+        if value == ASK:
+            secrets_given[key] = click.prompt(SECRET_OPTIONS[key], hide_input=True)
+    credentials = {key: value for key, value in
+                   dict(secrets_given, account_sid=account_sid, verify_token=verify_token).items() if value}
+    body = {key: value for key, value in (("mode", mode), ("name", name), ("disabled", disabled),
+                                           ("address", number or page_id)) if value is not None}
+    if credentials:
+        body["credentials"] = credentials
+    if not body and team is None:
+        raise click.UsageError("say what to change: see `handoff channel set --help`")
     if name is not None and not name.strip():
         raise click.UsageError("--name must not be blank")
-    with database(load_config()) as conn:
-        if get_channel(conn, channel_id) is None:
-            raise click.ClickException(f"no channel {channel_id}: see `handoff channel list`")
-        update_channel(conn, channel_id, name=name.strip() if name else None, mode=mode)
-        changed = get_channel(conn, channel_id)
-    click.echo(f'channel {changed.id} "{changed.name}" ({changed.kind}): mode {changed.mode}')
+    config = load_config()
+    with database(config) as conn:
+        if team is not None:
+            found = team_by_name(conn, team) if team.strip() else None
+            if team.strip() and found is None:
+                raise click.ClickException(f"no team {team!r}: see `handoff team list`")
+            body["team_id"] = found["id"] if found else None
+        try:
+            change = change_channel(conn, channel_id, body, agent_id=None)
+        except ApiError as refusal:
+            if refusal.status == 404:
+                raise click.ClickException(f"no channel {channel_id}: see `handoff channel list`") from None
+            raise api_refusal(refusal) from None
+    changed = change.channel
+    state = ", disabled" if changed.disabled_at else ""
+    click.echo(f'channel {changed.id} "{changed.name}" ({changed.kind}): mode {changed.mode}{state}')
+    if change.changed:
+        click.echo(f"changed: {', '.join(change.changed)}")
+    if change.resend:
+        click.echo(f"{len(change.resend)} message(s) that failed for authentication will be sent again"
+                   + enqueue_sends(config, change.resend))
+
+
+def channel_or_error(conn, channel_id: int):
+    from gateway.store.channels import get_channel
+
+    row = get_channel(conn, channel_id)
+    if row is None:
+        raise click.ClickException(f"no channel {channel_id}: see `handoff channel list`")
+    return row
+
+
+@channel.command("check")
+@click.argument("channel_id", type=int)
+def check_channel(channel_id: int) -> None:
+    """Ask the provider whether channel CHANNEL_ID's credentials work."""
+    from gateway.admin.channels import check_credentials
+
+    config = load_config()
+    with database(config) as conn:
+        row = channel_or_error(conn, channel_id)
+    result = check_credentials(row, config)
+    if not result.ok:
+        raise click.ClickException(result.message + (f" ({result.detail})" if result.detail else ""))
+    click.echo(result.message)
+
+
+@channel.command("remove")
+@click.argument("channel_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove_channel(channel_id: int, yes: bool) -> None:
+    """Delete channel CHANNEL_ID with its conversations and messages (for good;
+    `handoff channel set ID --disable` keeps them)."""
+    from gateway.admin.channels import remove_channel as remove
+    from gateway.errors import ApiError
+    from gateway.store.channels import channel_usage
+
+    config = load_config()
+    with database(config) as conn:
+        row = channel_or_error(conn, channel_id)
+        usage = channel_usage(conn, channel_id)
+    if not yes:
+        click.confirm(f'Delete {row.kind} channel {row.id} "{row.name}" with its {usage["conversations"]} '
+                      f'conversation(s) ({usage["open"]} open) and {usage["messages"]} message(s), for good?',
+                      abort=True)
+    with database(config) as conn:
+        try:
+            usage = remove(conn, channel_id, agent_id=None)
+        except ApiError as refusal:
+            raise api_refusal(refusal) from None
+    click.echo(f'removed channel {channel_id} "{row.name}": {usage["conversations"]} conversation(s) and '
+               f'{usage["messages"]} message(s) deleted')
 
 
 @channel.command("list")
@@ -184,7 +262,8 @@ def list_channels() -> None:
         click.echo("no channels yet: add one with `handoff channel add whatsapp|messenger|web`")
         return
     table = [("ID", "KIND", "NAME", "ADDRESS", "MODE")] + [
-        (str(r.id), r.kind, r.name, r.address, r.mode) for r in rows]
+        (str(r.id), r.kind, r.name, r.address, r.mode + (" (disabled)" if r.disabled_at else "")
+         + (" (AUTHENTICATION FAILING)" if r.auth_failed_at else "")) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for index, cells in enumerate(table):
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:4])) + "  " + cells[4])
@@ -196,7 +275,7 @@ def list_channels() -> None:
             click.echo(f"    status callback:  {config.public_url}/webhooks/twilio/status")
         elif r.kind == "messenger":
             token = r.credentials.get("verify_token") or ""
-            click.echo(f"    Messenger webhook: {config.public_url}/webhooks/messenger  (verify token {hint(token)})")
+            click.echo(f"    Messenger webhook: {config.public_url}/webhooks/messenger  (verify token {channel_credentials.hint(token)})")
         else:
             click.echo(f"    embed: {embed_snippet(config.public_url, r.address)}")
     note = public_url_note(config)

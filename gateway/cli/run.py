@@ -25,7 +25,7 @@ import click
 import psycopg
 
 from gateway.cli.support import database, one_line, plural
-from gateway.config import Config, ConfigError
+from gateway.config import Config, ConfigError, environment
 
 # How long `handoff run` waits for /readyz, and for children to stop before SIGKILL.
 READY_TIMEOUT = 90.0
@@ -267,7 +267,8 @@ def run_until_stopped(running: ExitStack, supervisor, signals, login: UnshownLog
     else:
         secret_key, created = load_or_create_secret_key(var / "secret_key")
         echo(f"  Secret key  {'generated in' if created else 'from'} {shown_path(var / 'secret_key')}")
-    public_url = (os.environ.get("PUBLIC_URL") or f"http://{local_host(host)}:{port}").rstrip("/")
+    settings = environment()  # .env included
+    public_url = (settings.get("PUBLIC_URL") or f"http://{local_host(host)}:{port}").rstrip("/")
     config = Config.from_env(database_url=database_url, redis_url=redis_url, secret_key=secret_key,
                              public_url=public_url)
 
@@ -296,7 +297,7 @@ def run_until_stopped(running: ExitStack, supervisor, signals, login: UnshownLog
     signals.check()
 
     # Web server and worker
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=secret_key,
+    env = dict(settings, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=secret_key,
                PUBLIC_URL=public_url, PORT=str(port), HOST=host, PYTHONUNBUFFERED="1")
     echo(f"  Starting the web server on {host}:{port} and a worker...")
     supervisor.start("web", [sys.executable, "-m", "gunicorn", "--config", "python:gateway.gunicorn_conf",
@@ -309,7 +310,7 @@ def run_until_stopped(running: ExitStack, supervisor, signals, login: UnshownLog
     wait_until_ready(f"http://{local_host(host)}:{port}/readyz", supervisor, signals, READY_TIMEOUT)
 
     echo(ready_banner(config, seed, database_url if embedded_database else None,
-                      redis_url if not base.redis_url else None, public_url_set=bool(os.environ.get("PUBLIC_URL"))))
+                      redis_url if not base.redis_url else None, public_url_set=bool(settings.get("PUBLIC_URL"))))
     login.password = None  # shown
     while True:
         exited = supervisor.exited()

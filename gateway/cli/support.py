@@ -14,6 +14,7 @@ from psycopg import errors as pg_errors
 
 from gateway.config import Config, ConfigError
 from gateway.db import connect
+from gateway.errors import describe_details
 
 
 def one_line(error: BaseException) -> str:
@@ -74,3 +75,34 @@ def not_blank(ctx, param, value: str) -> str:
     if not value:
         raise click.BadParameter("must not be empty")
     return value
+
+
+# The CLI's name for it: a ValidationError's messages on one line.
+field_errors = describe_details
+
+
+def api_refusal(refusal) -> click.ClickException:
+    """A domain refusal (gateway.errors.ApiError) as a one-line CLI error."""
+    details = refusal.details
+    if isinstance(details, dict) and details:
+        return click.ClickException(f"{refusal.message}: {describe_details(details)}")
+    return click.ClickException(refusal.message)
+
+
+def enqueue_sends(config: Config, message_ids: list[int]) -> str:
+    """Enqueue these outbound messages now when REDIS_URL is set; either way
+    the worker's sweeper sends pending messages within a minute. Says which."""
+    if not config.redis_url:
+        return " by the worker's sweeper within a minute (REDIS_URL is not set here)"
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from gateway import queues
+
+    try:
+        redis = Redis.from_url(config.redis_url, socket_connect_timeout=2)
+        for message_id in message_ids:
+            queues.enqueue_send(redis, message_id)
+    except RedisError:
+        return " by the worker's sweeper within a minute (Redis did not answer)"
+    return " now"

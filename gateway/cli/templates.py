@@ -22,7 +22,7 @@ from channels.templates import (
     templates_setting,
 )
 from gateway.cli.support import database
-from gateway.cli.triggers import field_errors
+from gateway.cli.support import field_errors
 from gateway.store.channels import (
     ChannelRow,
     get_channel,

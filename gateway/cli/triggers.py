@@ -13,8 +13,10 @@
 The trigger commands only read: their database transaction is read-only,
 and nothing is sent or enqueued. They reuse the worker's own pieces
 (the engine in gateway.bot.triggers with its judge_reply and
-conversation_state, workers.inbound.bot_answer) so that a dry run decides
-exactly as process_inbound would.
+conversation_state, workers.dryrun.SimulatedConversation over
+workers.inbound.bot_answer) so that a dry run decides exactly as
+process_inbound would; the settings page's dry-run box runs the same
+simulation as a job (workers.dryrun.dry_run).
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
-from marshmallow import ValidationError
 
-from gateway.bot.settings import CHANNEL_KINDS, load_bot_settings, save_bot_settings
+from gateway.bot.settings import CHANNEL_KINDS, load_bot_settings
+from gateway.cli.support import field_errors
 from gateway.config import ConfigError
 from gateway.json_encoding import dumps
 from gateway.store import kb
@@ -133,68 +135,12 @@ class Simulator:
             raise click.ClickException(str(error)) from None
         return cls(vip, channel_kind, TriggerConfig.from_settings(settings), responder, articles)
 
-    def conversation(self) -> SimulatedConversation:
+    def conversation(self):
         from gateway.bot.triggers import ConversationState
+        from workers.dryrun import SimulatedConversation
 
         state = ConversationState(contact_vip=self.vip, channel_kind=self.channel_kind)
         return SimulatedConversation(state, self.trigger_config, self.responder, self.articles)
-
-
-class SimulatedConversation:
-    """One conversation's state, evolving turn by turn as process_inbound
-    evolves the stored one (where the stored one is in conversation_state())."""
-
-    def __init__(self, state, trigger_config, responder, articles: list[dict]):
-        self.state = state
-        self.trigger_config = trigger_config
-        self.responder = responder
-        self.articles = articles
-        self.history: list[dict] = []
-
-    def customer_says(self, text: str) -> dict:
-        from gateway.bot.triggers import Turn, evaluate_message, judge_reply
-        from workers.brain.judge import second_opinion
-        from workers.inbound import bot_answer
-
-        turn = Turn(text=text)
-        before = evaluate_message(self.state, turn, self.trigger_config)
-        if before.escalate:
-            return self._escalated(before, text)
-        if "not_evaluated" in before.detail:  # escalated on an earlier turn: a person has it now
-            return self._not_evaluated(before, text)
-        reply = bot_answer(self.responder, list(self.history), text, self.articles)
-        judgment = second_opinion(self.responder, list(self.history), self.state, turn, reply, self.trigger_config)
-        after = judge_reply(self.state, turn, reply, self.trigger_config, judgment)
-        if after.escalate:
-            return self._escalated(after, text, confidence=reply.confidence)
-        offer = before if before.offer_human else after
-        self.history += [{"sender": "customer", "text": text}, {"sender": "bot", "text": reply.text}]
-        self.state = replace(self.state, bot_answer_count=self.state.bot_answer_count + 1,
-                             low_confidence_streak=after.low_confidence_streak, human_offered=offer.offer_human,
-                             previous_texts=self.state.previous_texts + (text,))
-        return turn_report(offer, confidence=reply.confidence, reply=reply.text,
-                       detail=dict(offer.detail, low_confidence_streak=after.low_confidence_streak,
-                                   **({"score": offer.score, "excerpt": offer.excerpt} if offer.fired else {})))
-
-    def _escalated(self, decision, text: str, confidence: float | None = None) -> dict:
-        self.state = replace(self.state, status="queued", already_escalated=True,
-                             previous_texts=self.state.previous_texts + (text,))
-        return turn_report(decision, confidence=confidence, reply=None,
-                       detail=dict(decision.detail, score=decision.score, excerpt=decision.excerpt,
-                                   low_confidence_streak=decision.low_confidence_streak))
-
-    def _not_evaluated(self, decision, text: str) -> dict:
-        self.state = replace(self.state, previous_texts=self.state.previous_texts + (text,))
-        return turn_report(decision, confidence=None, reply=None, detail=dict(decision.detail))
-
-
-def turn_report(decision, *, confidence: float | None, reply: str | None, detail: dict) -> dict:
-    """A turn's report; an offer of a person reports its rule without escalating."""
-    return {"escalate": decision.escalate, "offer_human": decision.offer_human,
-            "rule": decision.rule if decision.fired else None,
-            "team": decision.team, "priority": decision.priority,
-            "confidence": None if confidence is None else round(confidence, 3),
-            "reply": reply, "detail": detail}
 
 
 def describe_turn(report: dict, text: str) -> str:
@@ -533,9 +479,15 @@ def show_settings() -> None:
 
 @settings.command("set")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
-def set_settings(file: Path) -> None:
-    """Validate FILE (a JSON bot settings document) and save it; fields left out take their defaults."""
+@click.option("--replace", is_flag=True,
+              help="Replace the whole document: fields FILE leaves out go back to their defaults.")
+def set_settings(file: Path, replace: bool) -> None:
+    """Validate FILE (JSON bot settings) and save it: its top-level fields replace
+    the current ones and the others stay as they are (--replace: FILE is the
+    whole document). Says which fields changed."""
+    from gateway.admin.bot import save_settings
     from gateway.cli.support import database
+    from gateway.errors import ApiError
 
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
@@ -543,16 +495,8 @@ def set_settings(file: Path) -> None:
         raise click.ClickException(f"{file}: not JSON ({error})") from None
     with database() as conn:
         try:
-            saved = save_bot_settings(conn, document)
-        except ValidationError as error:
-            raise click.ClickException(f"{file}: invalid bot settings: {field_errors(error.messages)}") from None
-    click.echo(f"saved the bot settings from {file} ({len(saved)} fields)")
-
-
-def field_errors(messages, path: str = "") -> str:
-    """marshmallow's nested messages on one line: "vip.priority: must be one of …; low_confidence_streak: …"."""
-    if isinstance(messages, dict):
-        return "; ".join(field_errors(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items())
-    if isinstance(messages, list) and all(isinstance(message, str) for message in messages):
-        return f"{path or 'document'}: {' '.join(messages)}"
-    return f"{path or 'document'}: {messages}"
+            _, changed = save_settings(conn, document, merge=not replace, agent_id=None)
+        except ApiError as refusal:
+            raise click.ClickException(f"{file}: {refusal.message}: {field_errors(refusal.details)}") from None
+    how = "replaced the bot settings with" if replace else "merged into the bot settings"
+    click.echo(f"{how} {file}: " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))

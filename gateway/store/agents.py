@@ -140,15 +140,6 @@ def update_agent(conn, agent_id: int, *, name: str | None = None, is_admin: bool
     )
 
 
-def disable_agent(conn, agent_id: int) -> bool:
-    """The agent can no longer log in, and is offline; False if already disabled.
-    (End their sessions too: sessions.end_credentials.)"""
-    return conn.execute(
-        "UPDATE agents SET disabled_at = now(), presence = 'offline', presence_expires_at = NULL "
-        "WHERE id = %(id)s AND disabled_at IS NULL", {"id": agent_id},
-    ).rowcount > 0
-
-
 def agent_name(conn, agent_id: int) -> str | None:
     """The agent's name, disabled or not (get_agent only finds active agents)."""
     row = conn.execute("SELECT name FROM agents WHERE id = %(id)s", {"id": agent_id}).fetchone()
@@ -163,3 +154,40 @@ def lock_presence(conn, agent_id: int) -> dict | None:
         f"SELECT presence, {EFFECTIVE_PRESENCE} AS effective FROM agents WHERE id = %(id)s FOR UPDATE",
         {"id": agent_id},
     ).fetchone()
+
+
+def deactivate(conn, agent_id: int) -> list[int]:
+    """The agent can no longer log in (authenticate and get_agent skip them),
+    their API token is void and they are offline; the conversations they held
+    wait in their team's queue again. Returns those conversations' ids."""
+    conn.execute(
+        """
+        UPDATE agents SET disabled_at = coalesce(disabled_at, now()), api_token_hash = NULL,
+               presence = 'offline', presence_expires_at = NULL
+         WHERE id = %(id)s
+        """,
+        {"id": agent_id},
+    )
+    rows = conn.execute(
+        """
+        UPDATE conversations SET status = 'queued', assignee_id = NULL, assigned_at = NULL, updated_at = now()
+         WHERE assignee_id = %(id)s AND status = 'assigned'
+        RETURNING id
+        """,
+        {"id": agent_id},
+    ).fetchall()
+    return sorted(row["id"] for row in rows)
+
+
+def reactivate(conn, email: str) -> dict | None:
+    """A deactivated agent may log in again (with a password an admin sets)."""
+    return conn.execute(
+        f"UPDATE agents SET disabled_at = NULL WHERE lower(email) = lower(%(email)s) AND disabled_at IS NOT NULL "
+        f"RETURNING {PUBLIC_COLUMNS}",
+        {"email": email.strip()},
+    ).fetchone()
+
+
+def deactivated_agents(conn) -> list[dict]:
+    return conn.execute(f"SELECT {PUBLIC_COLUMNS} FROM agents WHERE disabled_at IS NOT NULL ORDER BY lower(email)"
+                        ).fetchall()

@@ -1,7 +1,9 @@
 """channels: one configured inbox (kind, address, credentials, mode, team).
 
 Columns: id, kind, name, address (unique per kind), credentials jsonb,
-mode, team_id, settings jsonb, created_at.
+mode, team_id, settings jsonb, created_at, disabled_at (receives and sends
+nothing), auth_failed_at and auth_error (the provider refused the
+credentials on a send; cleared by new credentials or a successful send).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class ChannelRow:
     team_id: int | None
     settings: dict
     created_at: Any = None
+    disabled_at: Any = None
+    auth_failed_at: Any = None
+    auth_error: str | None = None
 
 
 def _row(record: dict | None) -> ChannelRow | None:
@@ -70,6 +75,63 @@ def update_channel(conn, channel_id: int, *, name: str | None = None, mode: str 
         "UPDATE channels SET name = coalesce(%(name)s, name), mode = coalesce(%(mode)s, mode) WHERE id = %(id)s",
         {"id": channel_id, "name": name, "mode": mode},
     )
+
+
+def set_credentials(conn, channel_id: int, credentials: dict, *, address: str | None = None) -> None:
+    """New credentials (and address): the authentication flag goes with the old ones."""
+    conn.execute(
+        """
+        UPDATE channels SET credentials = %(credentials)s, address = coalesce(%(address)s, address),
+               auth_failed_at = NULL, auth_error = NULL
+         WHERE id = %(id)s
+        """,
+        {"id": channel_id, "credentials": Jsonb(credentials), "address": address},
+    )
+
+
+def set_team(conn, channel_id: int, team_id: int | None) -> None:
+    conn.execute("UPDATE channels SET team_id = %(team)s WHERE id = %(id)s", {"id": channel_id, "team": team_id})
+
+
+def set_disabled(conn, channel_id: int, disabled: bool) -> None:
+    conn.execute(
+        "UPDATE channels SET disabled_at = CASE WHEN %(disabled)s THEN coalesce(disabled_at, now()) END "
+        "WHERE id = %(id)s",
+        {"id": channel_id, "disabled": disabled},
+    )
+
+
+def flag_auth_failure(conn, channel_id: int, error: str) -> None:
+    conn.execute("UPDATE channels SET auth_failed_at = coalesce(auth_failed_at, now()), auth_error = %(error)s "
+                 "WHERE id = %(id)s", {"id": channel_id, "error": error})
+
+
+def clear_auth_failure(conn, channel_id: int) -> None:
+    conn.execute("UPDATE channels SET auth_failed_at = NULL, auth_error = NULL "
+                 "WHERE id = %(id)s AND auth_failed_at IS NOT NULL", {"id": channel_id})
+
+
+def channel_usage(conn, channel_id: int) -> dict:
+    """What deleting the channel deletes with it: {"conversations", "messages", "open"}."""
+    return conn.execute(
+        """
+        SELECT count(*) AS conversations, count(*) FILTER (WHERE status <> 'resolved') AS open,
+               (SELECT count(*) FROM messages WHERE channel_id = %(id)s) AS messages
+          FROM conversations WHERE channel_id = %(id)s
+        """,
+        {"id": channel_id},
+    ).fetchone()
+
+
+def delete_channel(conn, channel_id: int) -> bool:
+    """Deletes its contacts' identities on it, its conversations and their messages too (cascade)."""
+    return conn.execute("DELETE FROM channels WHERE id = %(id)s", {"id": channel_id}).rowcount > 0
+
+
+def auth_failing_channels(conn) -> list[dict]:
+    """Channels whose sends the provider refuses for authentication (the inbox's warning)."""
+    return conn.execute("SELECT id, kind, name, auth_failed_at, auth_error FROM channels "
+                        "WHERE auth_failed_at IS NOT NULL AND disabled_at IS NULL ORDER BY id").fetchall()
 
 
 def lock_channel(conn, channel_id: int) -> ChannelRow | None:

@@ -203,15 +203,34 @@ def mark_retrying(conn, message_id: int, error: str, code: str | None, delay_sec
     )
 
 
-def mark_failed(conn, message_id: int, error: str, code: str | None) -> None:
+def mark_failed(conn, message_id: int, error: str, code: str | None, *, for_auth: bool = False) -> None:
+    """Failed for good; `for_auth`: the provider refused the channel's
+    credentials, and the message is sent again when they are fixed."""
     conn.execute(
         """
         UPDATE messages SET status = 'failed', error_code = %(code)s, error_message = %(error)s,
-               next_attempt_at = NULL
+               next_attempt_at = NULL, failed_for_auth = %(for_auth)s
          WHERE id = %(id)s
         """,
-        {"id": message_id, "error": error, "code": code},
+        {"id": message_id, "error": error, "code": code, "for_auth": for_auth},
     )
+
+
+def requeue_auth_failures(conn, channel_id: int, within_hours: int = 72) -> list[int]:
+    """The channel's messages that failed for authentication (in the last
+    `within_hours`: older ones are stale news), pending again; their ids, to
+    enqueue after commit. The messaging window is checked again at send time."""
+    rows = conn.execute(
+        """
+        UPDATE messages SET status = 'pending', failed_for_auth = false, error_code = NULL, error_message = NULL,
+               attempts = 0, next_attempt_at = NULL
+         WHERE channel_id = %(channel_id)s AND failed_for_auth AND status = 'failed'
+           AND created_at > now() - make_interval(hours => %(hours)s)
+        RETURNING id
+        """,
+        {"channel_id": channel_id, "hours": within_hours},
+    ).fetchall()
+    return sorted(row["id"] for row in rows)
 
 
 def apply_status(conn, *, channel_id: int, provider_message_id: str, status: str,

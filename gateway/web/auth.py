@@ -162,6 +162,24 @@ def login_required(view):
     return wrapped
 
 
+def is_admin(agent: dict | None) -> bool:
+    """The one rule for what only admins may do: the admin API and the settings and reports pages."""
+    return bool(agent and agent["is_admin"])
+
+
+def admin_required(view):
+    """Decorator for admin pages: login_required, then a 403 page for agents who are not admins."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not is_admin(current_agent()):
+            return render_template("settings/forbidden.html"), 403
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def api_auth(view=None, *, admin: bool = False):
     """Decorator for JSON endpoints: `@api_auth` or `@api_auth(admin=True)`.
 
@@ -186,7 +204,7 @@ def api_auth(view=None, *, admin: bool = False):
                     return _unauthorized("authentication required: log in, or send Authorization: Bearer <API token>")
                 if request.method not in SAFE_METHODS and not check_csrf():
                     return error_response(403, f"missing or wrong {CSRF_HEADER} header")
-            if admin and not agent["is_admin"]:
+            if admin and not is_admin(agent):
                 return error_response(403, "this endpoint is for admins")
             return view(*args, **kwargs)
 
@@ -197,7 +215,7 @@ def api_auth(view=None, *, admin: bool = False):
 
 @bp.app_context_processor
 def template_helpers():
-    return {"csrf_token": csrf_token, "current_agent": current_agent}
+    return {"csrf_token": csrf_token, "current_agent": current_agent, "is_admin": is_admin}
 
 
 # --- Redirect targets -----------------------------------------------------------------------

@@ -24,6 +24,8 @@ def channel_or_404(kind: str, address: str) -> ChannelRow:
     if channel is None:
         raise ApiError(404, f"no {kind} channel is configured for {address}",
                        {"hint": "add it with `handoff channel add " + kind + "`"})
+    if channel.disabled_at is not None:  # it takes nothing in, until an admin enables it again
+        raise ApiError(404, f"the {kind} channel for {address} is disabled")
     return channel
 
 

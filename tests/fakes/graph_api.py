@@ -17,6 +17,7 @@ import re
 from tests.fakes.recorder import RecordedRequest, RecordingServer
 
 SEND_PATH = re.compile(r"^/v(?P<version>\d+\.\d+)/me/messages$")
+ME_PATH = re.compile(r"^/v\d+\.\d+/me$")
 MESSAGING_TYPES = {"RESPONSE", "UPDATE", "MESSAGE_TAG"}
 TAGS = {"ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "CUSTOMER_FEEDBACK", "HUMAN_AGENT"}
 TEXT_LIMIT = 2000
@@ -40,8 +41,16 @@ class FakeGraph(RecordingServer):
     def __init__(self):
         counter = itertools.count(1)
         self.delivered: list[dict] = []
+        # Page tokens Graph knows (token -> (page id, name)); empty: any token is fine.
+        self.page_tokens: dict[str, tuple[str, str]] = {}
 
         def send(request: RecordedRequest):
+            token = (request.query.get("access_token") or [""])[0]
+            if self.page_tokens and token not in self.page_tokens:
+                return 400, graph_error(190, "Invalid OAuth access token - Cannot parse access token")
+            if request.method == "GET" and ME_PATH.match(request.path):
+                page_id, name = self.page_tokens.get(token, ("0", "Any page"))
+                return 200, {"id": page_id, "name": name}
             if request.method != "POST" or not SEND_PATH.match(request.path):
                 return 400, graph_error(2500, f"Unknown path components: {request.path}")
             if not request.query.get("access_token"):
@@ -78,7 +87,13 @@ class FakeGraph(RecordingServer):
         """Answer the next call with a Graph error body."""
         self.respond_next(status, graph_error(code, message, is_transient=is_transient, subcode=subcode), headers)
 
+    def know_page_token(self, token: str, page_id: str, name: str) -> None:
+        """From now on Graph accepts only the tokens it was told of, each for its Page."""
+        with self.lock:
+            self.page_tokens[token] = (page_id, name)
+
     def reset(self) -> None:
         super().reset()
         with self.lock:
             self.delivered.clear()
+            self.page_tokens.clear()

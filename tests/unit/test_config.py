@@ -134,3 +134,32 @@ def test_production_needs_a_secret_key_and_tests_get_a_throwaway_one():
         from_env().with_secret_key()
 
     assert len(Config(testing=True).with_secret_key().secret_key) == 64
+
+
+def test_dotenv_fills_in_what_the_environment_leaves_unset(tmp_path, monkeypatch):
+    from gateway import config as config_module
+
+    (tmp_path / ".env").write_text(
+        "# comment\n\nexport AI_PROVIDER=openai\nOPENAI_API_KEY='sk-quoted'\nPUBLIC_URL=https://from-file.example\n"
+        "SMTP_URL=smtp://mail:25  # a trailing comment\nEMPTY=\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PUBLIC_URL", "https://from-environment.example")
+    monkeypatch.delenv("AI_PROVIDER", raising=False)
+    monkeypatch.delenv("SMTP_URL", raising=False)
+
+    assert config_module.read_dotenv() == {"AI_PROVIDER": "openai", "OPENAI_API_KEY": "sk-quoted",
+                                           "PUBLIC_URL": "https://from-file.example", "SMTP_URL": "smtp://mail:25",
+                                           "EMPTY": ""}
+    config = Config.from_env()
+    assert config.ai_provider == "openai" and config.openai_api_key == "sk-quoted"
+    assert config.public_url == "https://from-environment.example"  # the environment wins
+    assert config.smtp_url == "smtp://mail:25"
+
+
+def test_a_broken_dotenv_line_is_a_one_line_error(tmp_path):
+    from gateway.config import read_dotenv
+
+    (tmp_path / ".env").write_text("GOOD=1\nthis is not a variable\n")
+    with pytest.raises(ConfigError, match=r"\.env, line 2: expected NAME=value"):
+        read_dotenv(tmp_path / ".env")
+    assert read_dotenv(tmp_path / "missing.env") == {}

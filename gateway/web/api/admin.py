@@ -1,5 +1,5 @@
-"""The admin JSON API (/api/admin/...): the bot settings, the channels' mode and name,
-and the WhatsApp channels' message templates.
+"""The admin JSON API (/api/admin/...): the bot settings, the channels (add, change,
+check, disable, delete) and the WhatsApp channels' message templates.
 
 Every endpoint is for admins (`api_auth(admin=True)`: a personal API token,
 or the session cookie with X-CSRF-Token for writes). Every change is
@@ -10,36 +10,44 @@ returned nor recorded.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from marshmallow import Schema, ValidationError, fields, validate
+import logging
 
-from channels.registry import capabilities
+from flask import Blueprint, jsonify, url_for
+from marshmallow import ValidationError
+from redis.exceptions import RedisError
+
+from channels.credentials import credential_hints
 from channels.templates import TemplateListSchema, load_templates, templates_setting
-from gateway.bot.settings import load_bot_settings, save_bot_settings
+from gateway import queues
+from gateway.admin import audit
+from gateway.admin import channels as channel_admin
+from gateway.admin.bot import save_settings
+from gateway.admin import templates as template_admin
+from gateway.bot.settings import load_bot_settings
 from gateway.db import transaction
-from gateway.events import emit
 from gateway.services import services
 from gateway.store import channels
 from gateway.web.auth import api_auth, current_agent
 from gateway.web.bodies import json_object
 from gateway.web.errors import ApiError
 
+log = logging.getLogger(__name__)
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
-
-CHANNEL_MODES = ("bot_only", "hybrid", "offline_or_missed")
-
-
-class ChannelChangeSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=100, error="a name of 1 to 100 characters"))
-    mode = fields.String(validate=validate.OneOf(CHANNEL_MODES, error=f"must be one of: {', '.join(CHANNEL_MODES)}"))
-
-
-def _changed_keys(before: dict, after: dict) -> list[str]:
-    return sorted(key for key in after.keys() | before.keys() if before.get(key) != after.get(key))
 
 
 def record_change(conn, detail: dict) -> None:
-    emit(conn, None, "settings.changed", agent_id=current_agent()["id"], detail=detail)
+    audit.record_change(conn, current_agent()["id"], detail)
+
+
+def enqueue_sends(message_ids: list[int]) -> None:
+    """Send these (already committed) messages now; if Redis is down the sweeper will."""
+    try:
+        with services().redis.pipeline(transaction=False) as pipe:
+            for message_id in message_ids:
+                queues.enqueue_send(services().redis, message_id, pipeline=pipe)
+            pipe.execute()
+    except RedisError as error:
+        log.warning("messages %s not enqueued (Redis: %s); the sweeper will send them", message_ids, error)
 
 
 # --- bot settings ---------------------------------------------------------------------------
@@ -69,61 +77,82 @@ def update_bot_settings():
 
 def _save_bot_settings(body: dict, *, merge: bool):
     with transaction(services().pool) as conn:
-        # Serializes concurrent edits, so that a PATCH never undoes another one.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('handoff:bot-settings'))")
-        current = load_bot_settings(conn)
-        try:
-            saved = save_bot_settings(conn, {**current, **body} if merge else body)
-        except ValidationError as error:
-            raise ApiError(400, "invalid bot settings", error.messages) from None
-        changed = _changed_keys(current, saved)
-        if changed:
-            record_change(conn, {"settings": "bot", "changed": changed})
+        saved, _ = save_settings(conn, body, merge=merge, agent_id=current_agent()["id"])
     return jsonify(saved)
 
 
 # --- channels -------------------------------------------------------------------------------
 
 
-def _channel_json(channel: channels.ChannelRow) -> dict:
-    """What an admin may see of a channel: everything but its credentials."""
+def channel_json(channel: channels.ChannelRow) -> dict:
+    """What an admin may see of a channel: its credentials only as hints."""
     return {"id": channel.id, "kind": channel.kind, "name": channel.name, "address": channel.address,
-            "mode": channel.mode, "team_id": channel.team_id, "created_at": channel.created_at}
+            "mode": channel.mode, "team_id": channel.team_id, "created_at": channel.created_at,
+            "disabled": channel.disabled_at is not None,
+            "auth_failing": channel.auth_failed_at is not None, "auth_error": channel.auth_error,
+            "credential_hints": credential_hints(channel.kind, channel.credentials),
+            "webhook_urls": dict(channel_admin.webhook_urls(channel, services().config.public_url)),
+            **({"snippet": channel_admin.embed_snippet(services().config.public_url, channel.address)}
+               if channel.kind == "web" else {})}
 
 
 def _channel_or_404(conn, channel_id: int) -> channels.ChannelRow:
-    channel = channels.get_channel(conn, channel_id)
-    if channel is None:
-        raise ApiError(404, f"no channel {channel_id}")
-    return channel
+    return channel_admin.channel_or_404(conn, channel_id)
+
+
+@bp.get("/channels")
+@api_auth(admin=True)
+def list_channels():
+    with services().pool.connection() as conn:
+        return jsonify({"channels": [channel_json(channel) for channel in channels.list_channels(conn)]})
+
+
+@bp.post("/channels")
+@api_auth(admin=True)
+def create_channel():
+    """A new channel: {kind, name, address, credentials, mode?, team_id?} (web: no address nor credentials)."""
+    with transaction(services().pool) as conn:
+        row = channel_admin.add_channel(conn, json_object(), agent_id=current_agent()["id"])
+    response = jsonify(channel_json(row))
+    response.headers["Location"] = url_for(".get_channel", channel_id=row.id)
+    return response, 201
 
 
 @bp.get("/channels/<int:channel_id>")
 @api_auth(admin=True)
 def get_channel(channel_id: int):
     with services().pool.connection() as conn:
-        return jsonify(_channel_json(_channel_or_404(conn, channel_id)))
+        return jsonify(channel_json(_channel_or_404(conn, channel_id)))
 
 
 @bp.patch("/channels/<int:channel_id>")
 @api_auth(admin=True)
 def update_channel(channel_id: int):
-    """Change a channel's mode and/or name."""
-    try:
-        change = ChannelChangeSchema().load(json_object())
-    except ValidationError as error:
-        raise ApiError(400, "invalid channel change", error.messages) from None
-    if "name" in change:
-        change["name"] = change["name"].strip()
-        if not change["name"]:
-            raise ApiError(400, "invalid channel change", {"name": ["must not be blank"]})
+    """Change a channel: {name?, mode?, team_id?, address?, credentials?, disabled?}; new credentials send
+    again the messages that failed for authentication."""
     with transaction(services().pool) as conn:
-        before = _channel_or_404(conn, channel_id)
-        changed = [key for key, value in change.items() if getattr(before, key) != value]
-        if changed:
-            channels.update_channel(conn, channel_id, name=change.get("name"), mode=change.get("mode"))
-            record_change(conn, {"channel_id": channel_id, "changed": sorted(changed)})
-        return jsonify(_channel_json(channels.get_channel(conn, channel_id)))
+        change = channel_admin.change_channel(conn, channel_id, json_object(), agent_id=current_agent()["id"])
+    enqueue_sends(change.resend)
+    return jsonify(dict(channel_json(change.channel), changed=change.changed, resent=len(change.resend)))
+
+
+@bp.delete("/channels/<int:channel_id>")
+@api_auth(admin=True)
+def delete_channel(channel_id: int):
+    """Delete a channel with its conversations and messages (PATCH {"disabled": true} keeps them)."""
+    with transaction(services().pool) as conn:
+        usage = channel_admin.remove_channel(conn, channel_id, agent_id=current_agent()["id"])
+    return jsonify({"deleted": channel_id, "conversations": usage["conversations"], "messages": usage["messages"]})
+
+
+@bp.post("/channels/<int:channel_id>/check")
+@api_auth(admin=True)
+def check_channel(channel_id: int):
+    """Ask the provider whether the channel's credentials work."""
+    with services().pool.connection() as conn:
+        channel = _channel_or_404(conn, channel_id)
+    result = channel_admin.check_credentials(channel, services().config)
+    return jsonify({"ok": result.ok, "message": result.message, "detail": result.detail})
 
 
 # --- WhatsApp templates ---------------------------------------------------------------------
@@ -133,20 +162,12 @@ def _templates_json(channel_id: int, templates: list) -> dict:
     return {"channel_id": channel_id, "templates": templates_setting(templates)}
 
 
-def _whatsapp_channel_or_404(conn, channel_id: int) -> channels.ChannelRow:
-    """The channel; 400 when it is not a WhatsApp channel (only those have templates)."""
-    channel = _channel_or_404(conn, channel_id)
-    if not capabilities(channel.kind).templates:
-        raise ApiError(400, f"channel {channel.id} is a {channel.kind} channel: templates are only for WhatsApp")
-    return channel
-
-
 @bp.get("/channels/<int:channel_id>/templates")
 @api_auth(admin=True)
 def get_templates(channel_id: int):
     """The approved templates agents may send outside WhatsApp's 24-hour window."""
     with services().pool.connection() as conn:
-        channel = _whatsapp_channel_or_404(conn, channel_id)
+        channel = template_admin.whatsapp_channel_or_404(conn, channel_id)
         return jsonify(_templates_json(channel_id, load_templates(channel.settings)))
 
 
@@ -159,12 +180,5 @@ def replace_templates(channel_id: int):
     except ValidationError as error:
         raise ApiError(400, "invalid templates", error.messages) from None
     with transaction(services().pool) as conn:
-        channel = _whatsapp_channel_or_404(conn, channel_id)
-        before = {template.name: template for template in load_templates(channel.settings)}
-        after = {template.name: template for template in templates}
-        change = {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
-                  "updated": sorted(name for name in after.keys() & before.keys() if after[name] != before[name])}
-        if any(change.values()) or list(before) != list(after):
-            channels.set_channel_settings(conn, channel_id, {"templates": templates_setting(templates)})
-            record_change(conn, {"channel_id": channel_id, "changed": ["templates"], **change})
+        template_admin.replace_templates(conn, channel_id, templates, agent_id=current_agent()["id"])
     return jsonify(_templates_json(channel_id, templates))

@@ -73,6 +73,14 @@ def _agent_change(summary: str, body: dict | None = None) -> dict:
                       body=body, security=AGENT, parameters=[CONVERSATION_ID])
 
 
+CHANNEL_FIELDS = {
+    "kind": {"enum": ["whatsapp", "messenger", "web"]}, "name": {"type": "string", "maxLength": 100},
+    "mode": {"enum": ["bot_only", "hybrid", "offline_or_missed"]}, "team_id": {"type": ["integer", "null"]},
+    "address": {"type": "string", "description": "WhatsApp: the Twilio number (+E.164); Messenger: the Page ID"},
+    "credentials": {"type": "object", "description": "WhatsApp: account_sid, auth_token; Messenger: page_token, "
+                                                      "app_secret, verify_token (generated when left out)",
+                    "additionalProperties": {"type": "string"}},
+    "disabled": {"type": "boolean", "description": "a disabled channel receives and sends nothing"}}
 WEBHOOK = {"$ref": "#/components/schemas/Webhook"}
 WEBHOOK_DELIVERY = {"$ref": "#/components/schemas/WebhookDelivery"}
 SUBSCRIPTION_ID = {"name": "subscription_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -144,16 +152,42 @@ PATHS = {
                             {"200": _json(BOT_SETTINGS, "the stored document"), **_errors(400, 401, 403)},
                             body={"type": "object"}, security=AGENT),
     },
+    "/api/admin/channels": {
+        "get": _operation("Every channel (credentials only as hints), with its webhook URLs or widget snippet",
+                          {"200": _json({"type": "object", "properties": {
+                              "channels": {"type": "array", "items": CHANNEL}}}, "the channels"),
+                           **_errors(401, 403)}, security=AGENT),
+        "post": _operation("Add a channel (a web channel needs no address nor credentials: its key is generated)",
+                           {"201": _json(CHANNEL, "the channel"), "409": _json(ERROR, "the address is taken"),
+                            **_errors(400, 401, 403)},
+                           body={"type": "object", "required": ["kind", "name"], "properties": CHANNEL_FIELDS},
+                           security=AGENT),
+    },
     "/api/admin/channels/{channel_id}": {
-        "get": _operation("A channel (never its credentials)",
+        "get": _operation("A channel (credentials only as hints)",
                           {"200": _json(CHANNEL, "the channel"), **_errors(401, 403, 404)},
                           security=AGENT, parameters=[CHANNEL_ID]),
-        "patch": _operation("Rename a channel or change its mode",
-                            {"200": _json(CHANNEL, "the channel"), **_errors(400, 401, 403, 404)},
-                            body={"type": "object", "additionalProperties": False, "properties": {
-                                "name": {"type": "string"},
-                                "mode": {"enum": ["bot_only", "hybrid", "offline_or_missed"]}}},
+        "patch": _operation("Change a channel: name, mode, team, address, credentials (fields left blank keep "
+                            "their value; new credentials send again the messages that failed for authentication), "
+                            "disabled",
+                            {"200": _json({"allOf": [CHANNEL, {"type": "object", "properties": {
+                                "changed": {"type": "array", "items": {"type": "string"}},
+                                "resent": {"type": "integer"}}}]}, "the channel"),
+                             "409": _json(ERROR, "another channel has this address"), **_errors(400, 401, 403, 404)},
+                            body={"type": "object", "properties": CHANNEL_FIELDS},
                             security=AGENT, parameters=[CHANNEL_ID]),
+        "delete": _operation("Delete a channel with its conversations and messages (PATCH disabled keeps them)",
+                             {"200": _json({"type": "object", "properties": {
+                                 "deleted": {"type": "integer"}, "conversations": {"type": "integer"},
+                                 "messages": {"type": "integer"}}}, "what was deleted"),
+                              **_errors(401, 403, 404)}, security=AGENT, parameters=[CHANNEL_ID]),
+    },
+    "/api/admin/channels/{channel_id}/check": {
+        "post": _operation("Ask the provider whether the credentials work (Twilio: the account; Meta: the Page)",
+                           {"200": _json({"type": "object", "properties": {
+                               "ok": {"type": "boolean"}, "message": {"type": "string"},
+                               "detail": {"type": ["string", "null"]}}}, "the answer, in words"),
+                            **_errors(401, 403, 404)}, security=AGENT, parameters=[CHANNEL_ID]),
     },
     "/api/admin/channels/{channel_id}/templates": {
         "get": _operation("A WhatsApp channel's approved templates (what agents send outside the 24-hour window)",
@@ -205,6 +239,24 @@ PATHS = {
                           {"200": _json({"type": "object", "properties": {
                               "agents": {"type": "array", "items": AGENT_SCHEMA}}}, "the agents"),
                            **_errors(401, 403)}, security=AGENT),
+        "post": _operation("Add an agent who logs in to the inbox",
+                           {"201": _json(AGENT_SCHEMA, "the agent"), "409": _json(ERROR, "the email is taken"),
+                            **_errors(400, 401, 403)},
+                           body={"type": "object", "required": ["email", "name", "password"], "properties": {
+                               "email": {"type": "string", "format": "email"}, "name": {"type": "string"},
+                               "password": {"type": "string", "minLength": 8}, "is_admin": {"type": "boolean"},
+                               "teams": {"type": "array", "items": {"type": ["integer", "string"]}}}},
+                           security=AGENT),
+    },
+    "/api/admin/agents/{agent_id}/deactivate": {
+        "post": _operation("Deactivate an agent: their sessions and API token stop working at once, their "
+                           "conversations go back to the team's queue",
+                           {"200": _json({"type": "object", "properties": {
+                               "agent": {"type": "object"}, "returned": {"type": "array",
+                                                                          "items": {"type": "integer"}}}},
+                                         "deactivated"),
+                            "409": _json(ERROR, "an admin cannot deactivate themselves"), **_errors(401, 403, 404)},
+                           security=AGENT, parameters=[AGENT_ID]),
     },
     "/api/admin/agents/{agent_id}": {
         "patch": _operation("Change an agent's name, admin flag, capacity or teams (exactly those given), or "
@@ -221,6 +273,23 @@ PATHS = {
                                           "description": "team ids or names"},
                                 "active": {"type": "boolean", "description": "false disables the agent"}}},
                             security=AGENT, parameters=[AGENT_ID]),
+    },
+    "/api/admin/reports": {
+        "get": _operation(
+            "The report over a date range (UTC days): volume, handoffs by rule, first response after a handoff, "
+            "resolution, missed chats, tickets, CSAT, repeat escalations, the questions the bot could not answer "
+            "(the same object as `handoff report --json`)",
+            {"200": _json({"type": "object", "required": [
+                "conversations", "handoff_rate", "handoffs_by_rule", "bot_resolution_rate",
+                "first_response_seconds_p50", "first_response_seconds_p90", "csat_average", "csat_responses",
+                "repeat_escalations", "unanswered_groups"]}, "the figures"), **_errors(400, 401, 403)},
+            security=AGENT,
+            parameters=[{"name": "since", "in": "query", "schema": {"type": "string", "format": "date"},
+                         "description": "first day (default: 6 days before today)"},
+                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"},
+                         "description": "last day, included (default: today)"},
+                        {"name": "team", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "channel", "in": "query", "schema": {"type": "integer"}}]),
     },
     "/api/agent/me": {
         "get": _operation("The logged-in agent", {"200": _json({"type": "object"}, "the agent"), **_errors(401)},
@@ -402,7 +471,13 @@ COMPONENTS = {
         "Channel": {"type": "object", "properties": {
             "id": {"type": "integer"}, "kind": {"enum": ["whatsapp", "messenger", "web"]},
             "name": {"type": "string"}, "address": {"type": "string"},
-            "mode": {"enum": ["bot_only", "hybrid", "offline_or_missed"]}}},
+            "mode": {"enum": ["bot_only", "hybrid", "offline_or_missed"]}, "team_id": {"type": ["integer", "null"]},
+            "disabled": {"type": "boolean"},
+            "auth_failing": {"type": "boolean", "description": "the provider refused the credentials on a send"},
+            "auth_error": {"type": ["string", "null"]},
+            "credential_hints": {"type": "object", "description": "enough of each secret to recognize it"},
+            "webhook_urls": {"type": "object", "description": "what to paste in the provider's console"},
+            "snippet": {"type": "string", "description": "web channels: the embed snippet"}}},
         "Team": {"type": "object", "properties": {
             "id": {"type": "integer"}, **TEAM_FIELDS, "created_at": {"type": "string", "format": "date-time"},
             "open_now": {"type": "boolean"}, "always_open": {"type": "boolean"},
