@@ -2,6 +2,8 @@
 PYTHON ?= python3
 # make run PORT=8080
 PORT ?= 8000
+# make test TEST_PROCESSES=0 runs the suite in one process
+TEST_PROCESSES ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -21,7 +23,7 @@ run: install
 	$(BIN)/handoff run --port $(PORT)
 
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/handoff bench ingest

@@ -31,8 +31,25 @@ from workers import context
 pytest_plugins = ["tests.browser"]
 
 # Overridable so that two test runs on one machine do not share state.
-TEST_DATABASE = os.environ.get("HANDOFF_TEST_DATABASE", "handoff_test")
-TEST_REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "15"))
+BASE_TEST_DATABASE = os.environ.get("HANDOFF_TEST_DATABASE", "handoff_test")
+BASE_TEST_REDIS_DB = int(os.environ.get("HANDOFF_TEST_REDIS_DB", "15"))
+
+
+def _xdist_index() -> int | None:
+    """Which parallel test process this is (pytest-xdist's gw0, gw1, ...), None when serial."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") else None
+
+
+# Parallel test processes each take a database and a Redis db of their own
+# (db 15, 14, ... below the configured one): they never see each other's rows,
+# jobs or live events.
+_INDEX = _xdist_index()
+TEST_DATABASE = BASE_TEST_DATABASE if _INDEX is None else f"{BASE_TEST_DATABASE}_gw{_INDEX}"
+TEST_REDIS_DB = BASE_TEST_REDIS_DB - (_INDEX or 0)
+if TEST_REDIS_DB < 0:
+    raise RuntimeError(f"HANDOFF_TEST_REDIS_DB={BASE_TEST_REDIS_DB} leaves no Redis db for test process gw{_INDEX}: "
+                       "use a higher one or fewer processes (-n)")
 PUBLIC_URL = "https://handoff.example.com"
 ADMIN_EMAIL = "admin@example.com"
 WEBHOOK_TEST_HOSTS = ("127.0.0.1", "example.com", "crm.example.com", "hooks.example.com")
